@@ -1,0 +1,220 @@
+package dev.amalgam.exec;
+
+import dev.amalgam.error.AmalgamException;
+import dev.amalgam.error.Where;
+import dev.amalgam.io.DType;
+import dev.amalgam.io.SafetensorsWriter;
+import dev.amalgam.kernel.Codec;
+import dev.amalgam.method.TensorMerge;
+import dev.amalgam.output.OutputDirectory;
+import dev.amalgam.output.OutputFiles;
+import dev.amalgam.plan.Operand;
+import dev.amalgam.plan.OutputTensor;
+import dev.amalgam.plan.Plan;
+import dev.amalgam.plan.Shard;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Runs a {@link Plan}: every output tensor is streamed from the memory-mapped inputs through
+ * its method in float32 chunks and written straight to its offset in a pre-sized output shard;
+ * then the rest of the directory is written and moved into place. Exec stage. Tensors run in
+ * parallel on {@code threads} workers; memory per worker is a few chunks, whatever the size of
+ * the tensor or the model.
+ */
+public final class Executor {
+
+    private static final long COPY_BLOCK = 8L << 20;
+
+    private Executor() {
+    }
+
+    /** Runs the plan into {@code out}. */
+    public static RunSummary run(Plan plan, Path out, RunOptions options) {
+        long start = System.nanoTime();
+        try (OutputDirectory dir = OutputDirectory.begin(out, options.overwrite())) {
+            Map<String, SafetensorsWriter> writers = new HashMap<>();
+            List<SafetensorsWriter> open = new ArrayList<>();
+            AtomicLong read = new AtomicLong();
+            try {
+                for (Shard s : plan.shards()) {
+                    List<SafetensorsWriter.Entry> entries = new ArrayList<>();
+                    for (OutputTensor t : s.tensors()) {
+                        entries.add(new SafetensorsWriter.Entry(t.name(), t.dtype(), t.shape()));
+                    }
+                    SafetensorsWriter w = SafetensorsWriter.create(dir.partial().resolve(s.fileName()), entries,
+                            Map.of("format", "pt"));
+                    open.add(w);
+                    for (OutputTensor t : s.tensors()) {
+                        writers.put(t.name(), w);
+                    }
+                }
+                options.listener().started(plan.tensors().size(), plan.bytesToWrite());
+                runTensors(plan, writers, options, read);
+                for (SafetensorsWriter w : open) {
+                    w.finish();
+                }
+            } finally {
+                open.forEach(SafetensorsWriter::close);
+            }
+            options.listener().tensorsFinished();
+            String title = dir.target().getFileName().toString();
+            List<String> tok = OutputFiles.write(plan, dir.partial(), title, options.copyTokenizer(),
+                    options.writeModelCard());
+            dir.commit();
+            int copied = (int) plan.tensors().stream().filter(OutputTensor::copy).count();
+            List<String> unused = new ArrayList<>();
+            plan.unused().forEach((m, l) -> l.forEach(n -> unused.add(m + ": " + n)));
+            return new RunSummary(dir.target(), plan.tensors().size(), plan.tensors().size() - copied, copied,
+                    read.get(), plan.bytesToWrite(), System.nanoTime() - start, peakRss(), tok, List.copyOf(unused));
+        }
+    }
+
+    private static void runTensors(Plan plan, Map<String, SafetensorsWriter> writers, RunOptions options,
+                                   AtomicLong read) {
+        int threads = Math.max(1, options.threads());
+        ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
+            Thread t = new Thread(r, "amalgam-worker");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            List<Future<?>> futures = new ArrayList<>();
+            for (OutputTensor t : plan.tensors()) {
+                futures.add(pool.submit(() -> {
+                    mergeTensor(plan, t, writers.get(t.name()), options.chunkElements(), read);
+                    options.listener().tensorDone(t);
+                    return null;
+                }));
+            }
+            for (Future<?> f : futures) {
+                try {
+                    f.get();
+                } catch (ExecutionException e) {
+                    futures.forEach(x -> x.cancel(true));
+                    Throwable c = e.getCause();
+                    if (c instanceof AmalgamException ae) {
+                        throw ae;
+                    }
+                    throw AmalgamException.internal("merging failed: " + c, c);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw AmalgamException.io("interrupted", Where.NONE, null, e);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    /** Merges one tensor and writes it. */
+    static void mergeTensor(Plan plan, OutputTensor t, SafetensorsWriter w, int chunk, AtomicLong read) {
+        try {
+            if (t.copy()) {
+                MemorySegment src = t.operands().getFirst().tensor().data();
+                for (long off = 0; off < src.byteSize(); off += COPY_BLOCK) {
+                    long len = Math.min(COPY_BLOCK, src.byteSize() - off);
+                    w.write(t.name(), off, src.asSlice(off, len));
+                }
+                read.addAndGet(src.byteSize());
+                return;
+            }
+            List<Operand> ops = t.operands();
+            int n = ops.size();
+            long numel = t.numel();
+            TensorMerge m = plan.method().prepare(t.context());
+            int size = (int) Math.min(chunk, Math.max(1, numel));
+            if (m.rowAligned()) {
+                long row = Math.max(1, t.context().rowLength());
+                size = (int) Math.max(row, size / row * row);
+            }
+            float[][] in = new float[n][size];
+            float[] out = new float[size];
+            DType work = t.context().workDtype();
+            for (int pass = 0; pass < m.measuringPasses(); pass++) {
+                for (long off = 0; off < numel; off += size) {
+                    int len = (int) Math.min(size, numel - off);
+                    for (int k = 0; k < n; k++) {
+                        read(ops.get(k), t.shape(), work, off, len, in[k]);
+                    }
+                    m.measure(pass, in, len, off);
+                }
+                m.endPass(pass);
+            }
+            int esz = t.dtype().byteSize();
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment buf = arena.allocate((long) size * esz);
+                for (long off = 0; off < numel; off += size) {
+                    int len = (int) Math.min(size, numel - off);
+                    for (int k = 0; k < n; k++) {
+                        read(ops.get(k), t.shape(), work, off, len, in[k]);
+                    }
+                    m.apply(in, len, off, out);
+                    Codec.encode(t.dtype(), out, 0, len, buf, 0);
+                    w.write(t.name(), off * esz, buf.asSlice(0, (long) len * esz));
+                }
+            }
+            read.addAndGet(t.bytesRead() * (1 + m.measuringPasses()));
+        } catch (AmalgamException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new AmalgamException(AmalgamException.Kind.INTERNAL, "merging " + t.name() + " failed: " + e,
+                    Where.tensor(null, t.name()), "this is a bug in Amalgam; please report it", e);
+        }
+    }
+
+    /**
+     * Reads elements {@code [off, off+len)} of an operand as working-dtype values. A cropped
+     * operand (an embedding matrix wider than the output) is read row by row.
+     */
+    static void read(Operand op, long[] outShape, DType work, long off, int len, float[] dst) {
+        DType stored = op.tensor().info().dtype();
+        MemorySegment data = op.tensor().data();
+        int esz = stored.byteSize();
+        if (!op.cropped()) {
+            Codec.decode(stored, data, off * esz, dst, 0, len);
+        } else {
+            long cols = outShape[1];
+            long srcCols = op.tensor().info().shape()[1];
+            int done = 0;
+            while (done < len) {
+                long e = off + done;
+                long row = e / cols;
+                long col = e % cols;
+                int piece = (int) Math.min(len - done, cols - col);
+                Codec.decode(stored, data, (row * srcCols + col) * esz, dst, done, piece);
+                done += piece;
+            }
+        }
+        if (stored != work && work != DType.F32 && work != DType.F64) {
+            Codec.round(work, dst, 0, len);
+        }
+    }
+
+    /** Peak resident set size of this process (VmHWM), or -1 off Linux. */
+    public static long peakRss() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
+        return -1;
+    }
+}

@@ -1,0 +1,562 @@
+package dev.amalgam.plan;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.amalgam.error.AmalgamException;
+import dev.amalgam.error.Where;
+import dev.amalgam.io.DType;
+import dev.amalgam.method.MergeContext;
+import dev.amalgam.method.MergeMethod;
+import dev.amalgam.method.Methods;
+import dev.amalgam.method.ParamSpec;
+import dev.amalgam.model.Architecture;
+import dev.amalgam.model.Configs;
+import dev.amalgam.model.Model;
+import dev.amalgam.model.ModelLocator;
+import dev.amalgam.model.TensorHandle;
+import dev.amalgam.recipe.InputModel;
+import dev.amalgam.recipe.InputSlice;
+import dev.amalgam.recipe.ModelRef;
+import dev.amalgam.recipe.OutputModule;
+import dev.amalgam.recipe.OutputSlice;
+import dev.amalgam.recipe.ParameterResolver;
+import dev.amalgam.recipe.ParameterSet;
+import dev.amalgam.recipe.Recipe;
+import dev.amalgam.recipe.Suggest;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * Turns a recipe and its models into a {@link Plan}. Plan stage: every check that can be made
+ * without reading tensor data happens here — method and parameters, models present and
+ * readable, layer ranges, shapes, dtypes, missing tensors — so a bad recipe fails before any
+ * output is written.
+ *
+ * <p>The recipe's three forms are normalised as mergekit does: {@code models:} becomes one
+ * slice over every layer of every model (the base model appended when not listed). Layers are
+ * numbered by a running counter across slices; a layer's gradient position is
+ * {@code idx/(L-1)} within its slice ({@code 1} for one-layer slices); pre-layer weights take
+ * the first slice's models, post-layer weights the last slice's, both at position 0.
+ */
+public final class Planner {
+
+    private final Recipe recipe;
+    private final PlanOptions options;
+    private final MergeMethod method;
+    private final Map<ModelRef, Model> models = new LinkedHashMap<>();
+    private final Map<ModelRef, Architecture> archs = new LinkedHashMap<>();
+    private final Map<ModelRef, Set<String>> used = new LinkedHashMap<>();
+    private final List<String> warnings = new ArrayList<>();
+    private final DType recipeDtype;
+    private final DType outDtype;
+    private OutputModule module;
+
+    private Planner(Recipe recipe, PlanOptions options) {
+        this.recipe = recipe;
+        this.options = options;
+        this.method = resolveMethod(recipe);
+        this.recipeDtype = dtype(recipe.dtype(), recipe.dtypeWhere());
+        this.outDtype = dtype(recipe.outDtype(), recipe.outDtypeWhere());
+    }
+
+    /** Plans a merge; the returned plan owns the opened models. */
+    public static Plan plan(Recipe recipe, PlanOptions options) {
+        Planner p = new Planner(recipe, options);
+        try {
+            return p.build();
+        } catch (RuntimeException e) {
+            p.models.values().forEach(Model::close);
+            throw e;
+        }
+    }
+
+    private static MergeMethod resolveMethod(Recipe recipe) {
+        MergeMethod m = Methods.byName(recipe.mergeMethod());
+        if (m == null) {
+            String near = Suggest.closest(recipe.mergeMethod(), Methods.names());
+            throw AmalgamException.recipe("unknown merge method '" + recipe.mergeMethod() + "'",
+                    recipe.mergeMethodWhere(), near != null ? "did you mean '" + near + "'?"
+                            : "known methods: " + String.join(", ", Methods.names()));
+        }
+        return m;
+    }
+
+    private static DType dtype(String name, Where where) {
+        if (name == null) {
+            return null;
+        }
+        DType d = DType.fromTorchName(name);
+        if (d == null) {
+            throw AmalgamException.recipe("unsupported dtype '" + name + "'", where,
+                    "use bfloat16, float16 or float32");
+        }
+        return d;
+    }
+
+    private Plan build() {
+        List<OutputSlice> slices;
+        boolean modelsForm;
+        List<InputModel> modelList;
+        if (recipe.modules() != null) {
+            if (recipe.modules().size() != 1 || !recipe.modules().containsKey("default")) {
+                String name = recipe.modules().keySet().iterator().next();
+                throw AmalgamException.recipe("modules other than 'default' are not supported: '" + name + "'",
+                        recipe.modules().values().iterator().next().where(),
+                        "for a single-stack model use 'default', or write the recipe with slices: or models:");
+            }
+            module = recipe.modules().get("default");
+            modelList = module.models();
+            slices = module.slices();
+        } else {
+            modelList = recipe.models();
+            slices = recipe.slices();
+        }
+        modelsForm = modelList != null;
+        ModelRef base = recipe.baseModel();
+        if (method.baseRule() == MergeMethod.BaseRule.REQUIRED && base == null
+                && (slices == null || slices.stream().anyMatch(s -> s.baseModel() == null))) {
+            throw AmalgamException.recipe(method.name() + " needs a base_model", recipe.mergeMethodWhere(),
+                    "add base_model: <one of the models> at the top level of the recipe");
+        }
+        openModels();
+        if (modelsForm) {
+            slices = List.of(sliceFromModels(modelList, base));
+        }
+        checkArchitectures();
+        checkSlices(slices);
+
+        ModelRef donor = base != null ? base : recipe.referencedModels().getFirst();
+        Architecture donorArch = archs.get(donor);
+        List<OutputTensor> tensors = new ArrayList<>();
+        OutputSlice first = slices.getFirst();
+        OutputSlice last = slices.getLast();
+        for (String name : union(first, Architecture::preWeights)) {
+            planTensor(tensors, name, "pre", first, sources(first, name), 0.0);
+        }
+        int out = 0;
+        String outPrefix = donorArch.layerPrefix();
+        for (OutputSlice slice : slices) {
+            int len = slice.sources().getFirst().end() - slice.sources().getFirst().start();
+            for (int off = 0; off < len; off++) {
+                double t = len > 1 ? (double) off / (len - 1) : 1.0;
+                Set<String> suffixes = new TreeSet<>();
+                for (InputSlice s : slice.sources()) {
+                    suffixes.addAll(archs.get(s.model()).layerSuffixes(s.start() + off));
+                }
+                for (String suffix : suffixes) {
+                    List<String> inputs = new ArrayList<>();
+                    for (InputSlice s : slice.sources()) {
+                        inputs.add(archs.get(s.model()).layerTensor(s.start() + off, suffix));
+                    }
+                    planTensor(tensors, outPrefix + "." + out + "." + suffix, "layer", slice, inputs, t);
+                }
+                out++;
+            }
+        }
+        for (String name : union(last, Architecture::postWeights)) {
+            planTensor(tensors, name, "post", last, sources(last, name), 0.0);
+        }
+        for (String name : donorArch.extraWeights()) {
+            planExtra(tensors, donor, name);
+        }
+        List<OutputTensor> ordered = new ArrayList<>(tensors);
+        ordered.sort(Comparator.comparing(OutputTensor::orderKey));
+        List<Shard> shards = shard(ordered);
+        ObjectNode config = outputConfig(donor, donorArch, out, modelsForm, ordered);
+        return new Plan(recipe, method, Collections.unmodifiableMap(models), base, donor, List.copyOf(ordered),
+                shards, config, out, unusedTensors(), List.copyOf(warnings));
+    }
+
+    private void openModels() {
+        Path recipeDir = recipe.file() == null ? null : recipe.file().toAbsolutePath().getParent();
+        ModelLocator locator = new ModelLocator(options.workDir(), recipeDir);
+        for (ModelRef ref : recipe.referencedModels()) {
+            Where where = whereOf(ref);
+            if (ref.hasLora()) {
+                throw AmalgamException.input("LoRA references (model+lora) are not supported yet: " + ref, where,
+                        "merge the adapter into the model first and reference the merged directory");
+            }
+            if (ref.revision() != null) {
+                throw AmalgamException.input("revisions (model@revision) need the Hugging Face cache, which is not "
+                        + "read yet: " + ref, where, "reference a local directory");
+            }
+            Path dir = locator.locate(ref.path(), where);
+            Model m = Model.open(dir, ref.toString());
+            models.put(ref, m);
+            archs.put(ref, Architecture.infer(m));
+            used.put(ref, new HashSet<>());
+        }
+    }
+
+    private Where whereOf(ModelRef ref) {
+        if (ref.equals(recipe.baseModel())) {
+            return recipe.baseModelWhere();
+        }
+        List<OutputSlice> slices = recipe.slices() != null ? recipe.slices()
+                : recipe.modules() != null && recipe.modules().containsKey("default")
+                ? recipe.modules().get("default").slices() : null;
+        if (slices != null) {
+            for (OutputSlice s : slices) {
+                for (InputSlice src : s.sources()) {
+                    if (src.model().equals(ref)) {
+                        return src.where();
+                    }
+                }
+            }
+        }
+        List<InputModel> list = recipe.models() != null ? recipe.models()
+                : recipe.modules() != null && recipe.modules().containsKey("default")
+                ? recipe.modules().get("default").models() : null;
+        if (list != null) {
+            for (InputModel m : list) {
+                if (m.model().equals(ref)) {
+                    return m.where();
+                }
+            }
+        }
+        return recipe.file() == null ? Where.NONE : Where.file(recipe.file());
+    }
+
+    private OutputSlice sliceFromModels(List<InputModel> list, ModelRef base) {
+        List<InputSlice> sources = new ArrayList<>();
+        boolean hasBase = false;
+        for (InputModel m : list) {
+            sources.add(new InputSlice(m.model(), 0, archs.get(m.model()).numLayers(), m.parameters(), m.where(),
+                    m.where()));
+            hasBase |= m.model().equals(base);
+        }
+        if (base != null && !hasBase) {
+            sources.add(new InputSlice(base, 0, archs.get(base).numLayers(), ParameterSet.EMPTY,
+                    recipe.baseModelWhere(), recipe.baseModelWhere()));
+            if (method.baseRule() != MergeMethod.BaseRule.REQUIRED) {
+                warnings.add("base_model " + base + " is not among the models; it is merged as an extra input, "
+                        + "as mergekit does");
+            }
+        }
+        Where where = list.isEmpty() ? Where.NONE : list.getFirst().where();
+        return new OutputSlice(sources, null, null, ParameterSet.EMPTY, where);
+    }
+
+    private void checkArchitectures() {
+        Map.Entry<ModelRef, Model> first = models.entrySet().iterator().next();
+        String arch = first.getValue().architectureName();
+        String prefix = archs.get(first.getKey()).layerPrefix();
+        for (Map.Entry<ModelRef, Model> e : models.entrySet()) {
+            String a = e.getValue().architectureName();
+            if (!options.allowCrimes() && a != null && arch != null && !a.equals(arch)) {
+                throw AmalgamException.input("models of different architectures: " + first.getKey() + " is " + arch
+                                + ", " + e.getKey() + " is " + a, whereOf(e.getKey()),
+                        "pass --allow-crimes to merge them anyway");
+            }
+            String p = archs.get(e.getKey()).layerPrefix();
+            if (p != null && prefix != null && !p.equals(prefix)) {
+                throw AmalgamException.input("the models name their layers differently: '" + prefix + ".N' in "
+                                + first.getKey() + ", '" + p + ".N' in " + e.getKey(), whereOf(e.getKey()),
+                        "the models must share an architecture");
+            }
+        }
+    }
+
+    private void checkSlices(List<OutputSlice> slices) {
+        for (int si = 0; si < slices.size(); si++) {
+            OutputSlice s = slices.get(si);
+            int len = -1;
+            for (InputSlice src : s.sources()) {
+                Architecture a = archs.get(src.model());
+                int n = a.numLayers();
+                if (src.start() < 0 || src.end() > n || src.start() >= src.end()) {
+                    throw AmalgamException.recipe(String.format(Locale.ROOT,
+                                    "layer_range [%d, %d] is outside %s, which has %d layers",
+                                    src.start(), src.end(), src.model(), n), src.layerRangeWhere(),
+                            String.format(Locale.ROOT, "use a range within [0, %d]; the end is exclusive", n));
+                }
+                int l = src.end() - src.start();
+                if (len >= 0 && l != len) {
+                    throw AmalgamException.recipe(String.format(Locale.ROOT,
+                                    "the sources of slice %d span different numbers of layers (%d and %d)", si, len, l),
+                            src.layerRangeWhere(), "every source of a slice must cover the same number of layers");
+                }
+                len = l;
+            }
+        }
+    }
+
+    private List<String> union(OutputSlice slice, java.util.function.Function<Architecture, List<String>> names) {
+        Set<String> all = new TreeSet<>();
+        for (InputSlice s : slice.sources()) {
+            all.addAll(names.apply(archs.get(s.model())));
+        }
+        return List.copyOf(all);
+    }
+
+    private static List<String> sources(OutputSlice slice, String name) {
+        return Collections.nCopies(slice.sources().size(), name);
+    }
+
+    private ModelRef baseOf(OutputSlice slice) {
+        return slice.baseModel() != null ? slice.baseModel() : recipe.baseModel();
+    }
+
+    private void planTensor(List<OutputTensor> out, String name, String role, OutputSlice slice, List<String> inputs,
+                            double t) {
+        List<InputSlice> srcs = new ArrayList<>();
+        List<TensorHandle> handles = new ArrayList<>();
+        List<String> inputNames = new ArrayList<>();
+        List<Integer> missing = new ArrayList<>();
+        for (int k = 0; k < inputs.size(); k++) {
+            InputSlice src = slice.sources().get(k);
+            Model m = models.get(src.model());
+            String in = inputs.get(k);
+            TensorHandle h = m.tensor(in);
+            if (h == null && Architecture.isOutputHead(in)) {
+                String embed = archs.get(src.model()).embeddingMatrix();
+                h = embed == null ? null : m.tensor(embed);
+            }
+            if (h == null) {
+                missing.add(k);
+                continue;
+            }
+            srcs.add(src);
+            handles.add(h);
+            inputNames.add(in);
+        }
+        if (!missing.isEmpty()) {
+            if (handles.isEmpty() || Architecture.isOutputHead(name)) {
+                return;
+            }
+            int k = missing.getFirst();
+            ModelRef miss = slice.sources().get(k).model();
+            throw new AmalgamException(AmalgamException.Kind.MISSING_TENSOR,
+                    "tensor " + inputs.get(k) + " is missing from model " + miss
+                            + " (other models in the slice have it)",
+                    Where.tensor(models.get(miss).dir(), inputs.get(k)),
+                    "the models of a slice must share an architecture and layer layout");
+        }
+        long[] shape = handles.getFirst().info().shape();
+        long cropRows = -1;
+        long cropCols = -1;
+        for (int k = 1; k < handles.size(); k++) {
+            long[] s = handles.get(k).info().shape();
+            if (!Arrays.equals(s, shape)) {
+                if (s.length == 2 && shape.length == 2 && Architecture.isVocabMatrix(name)) {
+                    cropRows = cropRows < 0 ? Math.min(s[0], shape[0]) : Math.min(cropRows, s[0]);
+                    cropCols = cropCols < 0 ? Math.min(s[1], shape[1]) : Math.min(cropCols, s[1]);
+                } else {
+                    throw new AmalgamException(AmalgamException.Kind.SHAPE, String.format(Locale.ROOT,
+                            "tensor %s has shape %s in %s but %s in %s", name, handles.getFirst().info().shapeString(),
+                            srcs.getFirst().model(), handles.get(k).info().shapeString(), srcs.get(k).model()),
+                            Where.tensor(models.get(srcs.get(k).model()).dir(), inputNames.get(k)),
+                            "the models must have the same architecture and sizes");
+                }
+            }
+        }
+        if (cropRows >= 0) {
+            for (TensorHandle h : handles) {
+                cropRows = Math.min(cropRows, h.info().shape()[0]);
+                cropCols = Math.min(cropCols, h.info().shape()[1]);
+            }
+            warnings.add(String.format(Locale.ROOT, "%s: sizes differ between models; cropped to the common [%d, %d]",
+                    name, cropRows, cropCols));
+            shape = new long[]{cropRows, cropCols};
+        }
+        ModelRef base = baseOf(slice);
+        boolean allFloat = handles.stream().allMatch(h -> h.info().dtype().isFloatingPoint());
+        if (!allFloat) {
+            int keep = 0;
+            for (int k = 0; k < srcs.size(); k++) {
+                if (srcs.get(k).model().equals(base)) {
+                    keep = k;
+                }
+            }
+            TensorHandle h = handles.get(keep);
+            Operand op = new Operand(srcs.get(keep).model(), inputNames.get(keep), h, -1);
+            markUsed(op);
+            MergeContext ctx = new MergeContext(name, h.info().shape(), h.info().dtype(), 0, Map.of(),
+                    List.of(Map.of()), options.seed());
+            out.add(new OutputTensor(name, h.info().shape(), h.info().dtype(), List.of(op), ctx, true, role,
+                    h.name()));
+            return;
+        }
+        DType work = recipeDtype != null ? recipeDtype : commonDtype(handles);
+        int baseIndex = -1;
+        for (int k = 0; k < srcs.size(); k++) {
+            if (srcs.get(k).model().equals(base)) {
+                baseIndex = k;
+                break;
+            }
+        }
+        String problem = method.checkOperands(srcs.size(), baseIndex);
+        if (problem != null) {
+            throw AmalgamException.recipe(problem + " (tensor " + name + ")", slice.where(), method.operandHint());
+        }
+        Map<String, Double> globals = new LinkedHashMap<>();
+        for (ParamSpec p : method.globalParameters()) {
+            Double v = ParameterResolver.global(p.name(), slice, module, recipe, name, t);
+            if (v == null && p.required()) {
+                throw AmalgamException.recipe("missing required parameter '" + p.name() + "' for tensor " + name,
+                        recipe.mergeMethodWhere(), "add '" + p.name() + ":' under parameters (at the top level, in "
+                                + "the slice, or with a filter that matches this tensor)");
+            }
+            globals.put(p.name(), v != null ? v : p.defaultValue());
+        }
+        List<Map<String, Double>> perModel = new ArrayList<>();
+        for (int k = 0; k < srcs.size(); k++) {
+            Map<String, Double> values = new LinkedHashMap<>();
+            ModelRef ref = srcs.get(k).model();
+            for (ParamSpec p : method.perModelParameters()) {
+                Double v = ParameterResolver.perModel(p.name(), ref, slice, module, recipe, inputNames.get(k), t);
+                if (v == null && p.required()
+                        && (!ref.equals(base) || method.baseRule() == MergeMethod.BaseRule.UNUSED)) {
+                    String extra = ref.equals(base) ? " (the base model is merged as an input by " + method.name()
+                            + ")" : "";
+                    throw AmalgamException.recipe("missing required parameter '" + p.name() + "' for model " + ref
+                                    + extra + ", tensor " + inputNames.get(k), srcs.get(k).where(),
+                            "add '" + p.name() + ":' under this model's parameters, or once under the top-level "
+                                    + "parameters");
+                }
+                values.put(p.name(), v != null ? v : p.defaultValue());
+            }
+            perModel.add(Collections.unmodifiableMap(values));
+        }
+        MergeContext ctx = new MergeContext(name, shape, work, baseIndex, Collections.unmodifiableMap(globals),
+                List.copyOf(perModel), options.seed());
+        String bad = method.checkParameters(ctx);
+        if (bad != null) {
+            throw AmalgamException.recipe(bad + " (tensor " + name + ")", paramWhere(slice, srcs), null);
+        }
+        DType dt = outDtype != null ? outDtype : work;
+        List<Operand> ops = new ArrayList<>();
+        String orderKey = "";
+        for (int k = 0; k < srcs.size(); k++) {
+            TensorHandle h = handles.get(k);
+            long cc = cropRows >= 0 && h.info().shape()[1] != shape[1] ? shape[1] : -1;
+            Operand op = new Operand(srcs.get(k).model(), inputNames.get(k), h, cc);
+            ops.add(op);
+            markUsed(op);
+            if (h.name().compareTo(orderKey) > 0) {
+                orderKey = h.name();
+            }
+        }
+        DType stored = handles.getFirst().info().dtype();
+        boolean copy = ops.size() == 1 && !ops.getFirst().cropped() && cropRows < 0 && method.isIdentity(ctx)
+                && stored == dt && (work == stored || work == DType.F32 || work == DType.F64);
+        out.add(new OutputTensor(name, shape, dt, List.copyOf(ops), ctx, copy, role, orderKey));
+    }
+
+    private Where paramWhere(OutputSlice slice, List<InputSlice> srcs) {
+        Where w = ParameterResolver.whereOf("weight", srcs.getFirst().model(), slice, module, recipe);
+        return w != null ? w : recipe.mergeMethodWhere();
+    }
+
+    private void planExtra(List<OutputTensor> out, ModelRef donor, String name) {
+        TensorHandle h = models.get(donor).tensor(name);
+        Operand op = new Operand(donor, name, h, -1);
+        markUsed(op);
+        DType dt = h.info().dtype();
+        MergeContext ctx = new MergeContext(name, h.info().shape(), dt, 0, Map.of(), List.of(Map.of()),
+                options.seed());
+        out.add(new OutputTensor(name, h.info().shape(), dt, List.of(op), ctx, true, "extra", name));
+    }
+
+    private void markUsed(Operand op) {
+        used.get(op.model()).add(op.tensor().name());
+    }
+
+    private static DType commonDtype(List<TensorHandle> handles) {
+        DType d = handles.getFirst().info().dtype();
+        for (TensorHandle h : handles) {
+            if (h.info().dtype() != d) {
+                return DType.F32;
+            }
+        }
+        return d;
+    }
+
+    private List<Shard> shard(List<OutputTensor> ordered) {
+        List<List<OutputTensor>> groups = new ArrayList<>();
+        List<OutputTensor> current = new ArrayList<>();
+        long bytes = 0;
+        long limit = options.outShardSize();
+        for (OutputTensor t : ordered) {
+            if (!current.isEmpty() && limit > 0 && bytes + t.byteSize() > limit) {
+                groups.add(current);
+                current = new ArrayList<>();
+                bytes = 0;
+            }
+            current.add(t);
+            bytes += t.byteSize();
+        }
+        if (!current.isEmpty()) {
+            groups.add(current);
+        }
+        List<Shard> shards = new ArrayList<>();
+        for (int i = 0; i < groups.size(); i++) {
+            String name = groups.size() == 1 ? "model.safetensors"
+                    : String.format(Locale.ROOT, "model-%05d-of-%05d.safetensors", i + 1, groups.size());
+            shards.add(new Shard(name, List.copyOf(groups.get(i))));
+        }
+        return List.copyOf(shards);
+    }
+
+    private ObjectNode outputConfig(ModelRef donor, Architecture arch, int layers, boolean modelsForm,
+                                    List<OutputTensor> tensors) {
+        ObjectNode cfg = models.get(donor).config().deepCopy();
+        if (!modelsForm && arch.layerCountKey() != null) {
+            Configs.setInt(cfg, arch.layerCountKey(), layers);
+        }
+        String dt = recipe.outDtype() != null ? recipe.outDtype() : recipe.dtype();
+        if (dt != null) {
+            cfg.put("dtype", dt);
+            if (cfg.has("torch_dtype")) {
+                cfg.put("torch_dtype", dt);
+            }
+        }
+        JsonNode tie = cfg.get("tie_word_embeddings");
+        boolean hasHead = tensors.stream().anyMatch(t -> Architecture.isOutputHead(t.name()));
+        if (hasHead && tie != null && tie.asBoolean(false)) {
+            cfg.put("tie_word_embeddings", false);
+            warnings.add("the output has its own lm_head (some inputs do not tie embeddings), so config.json's "
+                    + "tie_word_embeddings is set to false");
+        }
+        return cfg;
+    }
+
+    private Map<ModelRef, List<String>> unusedTensors() {
+        Map<ModelRef, List<String>> result = new LinkedHashMap<>();
+        for (Map.Entry<ModelRef, Model> e : models.entrySet()) {
+            Set<String> u = used.get(e.getKey());
+            List<String> rest = new ArrayList<>();
+            Architecture a = archs.get(e.getKey());
+            Set<String> layerNames = new LinkedHashSet<>();
+            for (String n : e.getValue().tensors().keySet()) {
+                if (u.contains(n)) {
+                    continue;
+                }
+                boolean isLayer = a.layerPrefix() != null && n.startsWith(a.layerPrefix() + ".");
+                if (isLayer) {
+                    layerNames.add(n);
+                }
+                rest.add(n + (isLayer ? " (layer not selected by any layer_range)" : " (not part of the output)"));
+            }
+            if (rest.size() > layerNames.size()) {
+                warnings.add(e.getKey() + ": " + (rest.size() - layerNames.size())
+                        + " tensor(s) outside the layer stack are not in the output: "
+                        + rest.stream().filter(s -> s.endsWith("(not part of the output)")).limit(5).toList());
+            }
+            result.put(e.getKey(), List.copyOf(rest));
+        }
+        return Collections.unmodifiableMap(result);
+    }
+}
