@@ -1,0 +1,370 @@
+package dev.amalgam.io;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import dev.amalgam.error.AmalgamException;
+import dev.amalgam.error.Where;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Writes one safetensors file whose header is known up front: the I/O stage's writer. The header
+ * (every name, dtype, shape and byte range) is written when the file is created and the file is
+ * sized to its final length; each tensor's bytes then go straight to their offset with positional
+ * writes, from any number of threads, in any order and in pieces of any size. Nothing buffers a
+ * tensor or a shard. {@link #finish()} checks that every byte of every tensor was written and
+ * forces the file to disk.
+ *
+ * <p>The layout matches the reference Rust writer: {@code u64 header_len}, then compact JSON with
+ * {@code __metadata__} first and the tensors in the given order, padded with spaces to a multiple
+ * of 8 bytes, then the tensors' data, contiguous, in the given order.
+ */
+public final class SafetensorsWriter implements AutoCloseable {
+
+    /**
+     * One tensor to be written.
+     *
+     * @param name  tensor name
+     * @param dtype element type
+     * @param shape dimensions, outermost first (copied)
+     */
+    public record Entry(String name, DType dtype, long[] shape) {
+
+        public Entry {
+            Objects.requireNonNull(name, "name");
+            Objects.requireNonNull(dtype, "dtype");
+            shape = shape.clone();
+        }
+
+        /** The dimensions (a copy). */
+        @Override
+        public long[] shape() {
+            return shape.clone();
+        }
+
+        /** Bytes of data: product of the dimensions times the element size. */
+        public long byteSize() {
+            long n = dtype.byteSize();
+            for (long d : shape) {
+                n = Math.multiplyExact(n, d);
+            }
+            return n;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Entry e && name.equals(e.name) && dtype == e.dtype && Arrays.equals(shape, e.shape);
+        }
+
+        @Override
+        public int hashCode() {
+            return (name.hashCode() * 31 + dtype.hashCode()) * 31 + Arrays.hashCode(shape);
+        }
+
+        @Override
+        public String toString() {
+            return name + " " + dtype.safetensorsName() + " " + TensorInfo.shapeString(shape);
+        }
+    }
+
+    /** Largest piece handed to one positional write. */
+    private static final long WRITE_CHUNK = 1L << 30;
+    /** Largest staging copy for heap segments that cannot be viewed as a ByteBuffer. */
+    private static final long STAGE_CHUNK = 4L << 20;
+
+    private static final JsonFactory JSON = new JsonFactory();
+
+    private static final class Slot {
+        final String name;
+        final long fileStart;
+        final long size;
+        final AtomicLong written = new AtomicLong();
+
+        Slot(String name, long fileStart, long size) {
+            this.name = name;
+            this.fileStart = fileStart;
+            this.size = size;
+        }
+    }
+
+    private final Path path;
+    private final FileChannel channel;
+    private final Map<String, Slot> slots;
+    private volatile boolean finished;
+    private volatile boolean closed;
+
+    private SafetensorsWriter(Path path, FileChannel channel, Map<String, Slot> slots) {
+        this.path = path;
+        this.channel = channel;
+        this.slots = slots;
+    }
+
+    /**
+     * Creates {@code path} (never overwriting an existing file), writes the header and sizes the file
+     * to its final length.
+     *
+     * @param entries  tensors, in the order their data is laid out
+     * @param metadata the header's {@code __metadata__} (typically {@code {"format": "pt"}}); null or
+     *                 empty writes none
+     */
+    public static SafetensorsWriter create(Path path, List<Entry> entries, Map<String, String> metadata) {
+        byte[] header = header(path, entries, metadata);
+        long dataStart = 8L + header.length;
+        Map<String, Slot> slots = LinkedHashMap.newLinkedHashMap(entries.size());
+        long offset = dataStart;
+        for (Entry e : entries) {
+            long size = e.byteSize();
+            slots.put(e.name(), new Slot(e.name(), offset, size));
+            offset += size;
+        }
+        long total = offset;
+        FileChannel ch;
+        try {
+            ch = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        } catch (FileAlreadyExistsException e) {
+            throw AmalgamException.io("'" + path + "' already exists; refusing to overwrite it", Where.file(path),
+                    "remove the file or choose another output location", e);
+        } catch (NoSuchFileException e) {
+            throw AmalgamException.io("cannot create '" + path + "': its directory does not exist", Where.file(path),
+                    "create the output directory first", e);
+        } catch (AccessDeniedException e) {
+            throw AmalgamException.io("permission denied creating '" + path + "'", Where.file(path),
+                    "check the output directory's permissions", e);
+        } catch (IOException e) {
+            throw AmalgamException.io("cannot create '" + path + "': " + e.getMessage(), Where.file(path),
+                    "check the output directory and free disk space", e);
+        }
+        try {
+            ByteBuffer head = ByteBuffer.allocate(8 + header.length).order(ByteOrder.LITTLE_ENDIAN);
+            head.putLong(header.length); // u64 header_len
+            head.put(header);            // header JSON, space-padded to a multiple of 8
+            head.flip();
+            writeFully(ch, head, 0);
+            if (total > dataStart) {
+                writeFully(ch, ByteBuffer.allocate(1), total - 1); // size the file to its final length
+            }
+        } catch (IOException e) {
+            closeQuietly(ch);
+            throw AmalgamException.io("cannot write the header of '" + path + "': " + e.getMessage(),
+                    Where.file(path), "check free disk space", e);
+        }
+        return new SafetensorsWriter(path, ch, slots);
+    }
+
+    /** The exact size in bytes of the file {@link #create} writes for these entries. */
+    public static long fileSize(List<Entry> entries, Map<String, String> metadata) {
+        long total = 8L + header(null, entries, metadata).length;
+        for (Entry e : entries) {
+            total = Math.addExact(total, e.byteSize());
+        }
+        return total;
+    }
+
+    /** The header JSON, padded with spaces to a multiple of 8 bytes. */
+    static byte[] header(Path path, List<Entry> entries, Map<String, String> metadata) {
+        Set<String> seen = new HashSet<>();
+        for (Entry e : entries) {
+            if (e.name().equals(SafetensorsFile.METADATA_KEY)) {
+                throw AmalgamException.internal("a tensor may not be called " + SafetensorsFile.METADATA_KEY
+                        + " (writing " + path + ")", null);
+            }
+            if (!seen.add(e.name())) {
+                throw AmalgamException.internal("tensor '" + e.name() + "' appears twice (writing " + path + ")", null);
+            }
+            for (long d : e.shape) {
+                if (d < 0) {
+                    throw AmalgamException.internal("tensor '" + e.name() + "' has negative dimension in "
+                            + TensorInfo.shapeString(e.shape) + " (writing " + path + ")", null);
+                }
+            }
+        }
+        ByteArrayOutputStream out = new ByteArrayOutputStream(64 + 96 * entries.size());
+        try (JsonGenerator g = JSON.createGenerator(out)) {
+            g.writeStartObject();
+            if (metadata != null && !metadata.isEmpty()) {
+                g.writeObjectFieldStart(SafetensorsFile.METADATA_KEY);
+                for (Map.Entry<String, String> m : metadata.entrySet()) {
+                    g.writeStringField(m.getKey(), m.getValue());
+                }
+                g.writeEndObject();
+            }
+            long offset = 0;
+            for (Entry e : entries) {
+                long end = Math.addExact(offset, e.byteSize());
+                g.writeObjectFieldStart(e.name());
+                g.writeStringField("dtype", e.dtype().safetensorsName());
+                g.writeArrayFieldStart("shape");
+                for (long d : e.shape) {
+                    g.writeNumber(d);
+                }
+                g.writeEndArray();
+                g.writeArrayFieldStart("data_offsets");
+                g.writeNumber(offset);
+                g.writeNumber(end);
+                g.writeEndArray();
+                g.writeEndObject();
+                offset = end;
+            }
+            g.writeEndObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        int pad = (8 - out.size() % 8) % 8;
+        for (int i = 0; i < pad; i++) {
+            out.write(' ');
+        }
+        if (out.size() > SafetensorsFile.MAX_HEADER_BYTES) {
+            throw AmalgamException.input(String.format(Locale.ROOT,
+                            "safetensors header would be %d bytes, over the %d-byte limit readers accept",
+                            out.size(), SafetensorsFile.MAX_HEADER_BYTES),
+                    path == null ? Where.NONE : Where.file(path), "split the tensors over more shards");
+        }
+        return out.toByteArray();
+    }
+
+    /** The file being written. */
+    public Path path() {
+        return path;
+    }
+
+    /** Absolute offset in the file of the first byte of tensor {@code name}. */
+    public long tensorFileOffset(String name) {
+        return slot(name).fileStart;
+    }
+
+    /**
+     * Writes {@code src}'s bytes to tensor {@code name}, starting {@code byteOffsetInTensor} bytes into
+     * the tensor. Thread-safe; pieces may arrive in any order.
+     */
+    public void write(String name, long byteOffsetInTensor, MemorySegment src) {
+        Slot s = slot(name);
+        long n = src.byteSize();
+        if (byteOffsetInTensor < 0 || byteOffsetInTensor > s.size - n) {
+            throw AmalgamException.internal(String.format(Locale.ROOT,
+                    "write of %d bytes at byte %d of tensor '%s' falls outside its %d bytes (%s)",
+                    n, byteOffsetInTensor, name, s.size, path), null);
+        }
+        long pos = s.fileStart + byteOffsetInTensor;
+        try {
+            boolean viewable = src.heapBase().map(b -> b instanceof byte[]).orElse(true);
+            if (viewable) {
+                for (long done = 0; done < n; ) {
+                    long len = Math.min(WRITE_CHUNK, n - done);
+                    writeFully(channel, src.asSlice(done, len).asByteBuffer(), pos + done);
+                    done += len;
+                }
+            } else {
+                try (Arena arena = Arena.ofConfined()) {
+                    MemorySegment stage = arena.allocate(Math.min(STAGE_CHUNK, Math.max(n, 1)));
+                    for (long done = 0; done < n; ) {
+                        long len = Math.min(stage.byteSize(), n - done);
+                        MemorySegment.copy(src, done, stage, 0, len);
+                        writeFully(channel, stage.asSlice(0, len).asByteBuffer(), pos + done);
+                        done += len;
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw AmalgamException.io("cannot write tensor '" + name + "' to '" + path + "': " + e.getMessage(),
+                    Where.offset(path, name, pos), "check free disk space", e);
+        }
+        if (s.written.addAndGet(n) > s.size) {
+            throw AmalgamException.internal(String.format(Locale.ROOT,
+                    "tensor '%s' received more than its %d bytes: some range was written twice (%s)",
+                    name, s.size, path), null);
+        }
+    }
+
+    /**
+     * Writes {@code src}'s remaining bytes to tensor {@code name} at {@code byteOffsetInTensor};
+     * afterwards {@code src}'s position is at its limit. Thread-safe.
+     */
+    public void write(String name, long byteOffsetInTensor, ByteBuffer src) {
+        write(name, byteOffsetInTensor, MemorySegment.ofBuffer(src));
+        src.position(src.limit());
+    }
+
+    /**
+     * Checks that every tensor received all its bytes, forces the file to disk and closes it.
+     *
+     * @throws AmalgamException naming the first tensor that is incomplete; the file stays open and
+     *                          {@link #close()} aborts it
+     */
+    public void finish() {
+        for (Slot s : slots.values()) {
+            long w = s.written.get();
+            if (w != s.size) {
+                throw new AmalgamException(AmalgamException.Kind.INTERNAL, String.format(Locale.ROOT,
+                        "tensor '%s' was not completely written: %d of %d bytes", s.name, w, s.size),
+                        Where.tensor(path, s.name), "this is a bug in Amalgam; please report it with --stacktrace output");
+            }
+        }
+        try {
+            channel.force(true);
+            channel.close();
+        } catch (IOException e) {
+            throw AmalgamException.io("cannot flush '" + path + "' to disk: " + e.getMessage(), Where.file(path),
+                    "check free disk space and the disk's health", e);
+        }
+        finished = true;
+        closed = true;
+    }
+
+    /** Aborts: closes the file if {@link #finish()} did not. Never deletes it; the caller owns cleanup. */
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            closeQuietly(channel);
+        }
+    }
+
+    /** True once {@link #finish()} has succeeded. */
+    public boolean isFinished() {
+        return finished;
+    }
+
+    private Slot slot(String name) {
+        Slot s = slots.get(name);
+        if (s == null) {
+            throw AmalgamException.internal("tensor '" + name + "' is not in the header of " + path, null);
+        }
+        return s;
+    }
+
+    private static void writeFully(FileChannel ch, ByteBuffer buf, long position) throws IOException {
+        long pos = position;
+        while (buf.hasRemaining()) {
+            pos += ch.write(buf, pos);
+        }
+    }
+
+    private static void closeQuietly(FileChannel ch) {
+        try {
+            ch.close();
+        } catch (IOException ignored) {
+            // the file is being abandoned; a second error would hide the first
+        }
+    }
+}
