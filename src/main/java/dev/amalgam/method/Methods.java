@@ -14,7 +14,15 @@ public final class Methods {
     private static final List<MergeMethod> ALL = List.of(
             new Linear(),
             new Slerp(),
-            new Passthrough());
+            new Passthrough(),
+            TaskArithmetic.taskArithmetic(),
+            TaskArithmetic.ties(),
+            TaskArithmetic.dareTies(),
+            TaskArithmetic.dareLinear(),
+            TaskArithmetic.breadcrumbs(),
+            TaskArithmetic.breadcrumbsTies(),
+            TaskArithmetic.della(),
+            TaskArithmetic.dellaLinear());
 
     private static final Map<String, MergeMethod> BY_NAME = ALL.stream()
             .collect(Collectors.toUnmodifiableMap(MergeMethod::name, Function.identity()));

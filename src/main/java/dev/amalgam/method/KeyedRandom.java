@@ -1,0 +1,52 @@
+package dev.amalgam.method;
+
+import java.nio.charset.StandardCharsets;
+
+/**
+ * A random stream addressed by position instead of consumed in order: the method stage's source
+ * of DARE and DELLA keep decisions. The 32-bit word for element {@code i} of one model's task
+ * vector is a pure function of (seed, tensor name, operand index, i): SplitMix64's output
+ * function applied to {@code stream + (i+1)·φ}, where {@code stream} mixes the seed with a
+ * 64-bit FNV-1a hash of the tensor name and the operand index. The same seed therefore gives
+ * the same masks whatever the thread count or chunk size, and a measuring pass and the applying
+ * pass see identical draws.
+ *
+ * <p>An element is kept iff {@code (r & 0xFFFFFF) · 2^-24 < p}, the comparison torch's CPU
+ * bernoulli makes with each MT19937 word; only the source of the words differs from mergekit.
+ */
+final class KeyedRandom {
+
+    private static final long GOLDEN = 0x9E3779B97F4A7C15L;
+    private static final float TWO_POW_MINUS_24 = 0x1p-24f;
+
+    private final long stream;
+
+    KeyedRandom(long seed, String tensorName, int operand) {
+        long h = 0xCBF29CE484222325L;
+        for (byte b : tensorName.getBytes(StandardCharsets.UTF_8)) {
+            h = (h ^ (b & 0xFF)) * 0x100000001B3L;
+        }
+        this.stream = mix(mix(seed ^ h) + (operand + 1L) * GOLDEN);
+    }
+
+    /** The 32-bit word for element {@code index}. */
+    int word(long index) {
+        return (int) (mix(stream + (index + 1) * GOLDEN) >>> 32);
+    }
+
+    /** Whether element {@code index} is kept with probability {@code p}. */
+    boolean keep(long index, float p) {
+        return keep(word(index), p);
+    }
+
+    /** The bernoulli test on one 32-bit word: its low 24 bits as a uniform in [0, 1), below p. */
+    static boolean keep(int word, float p) {
+        return (word & 0xFFFFFF) * TWO_POW_MINUS_24 < p;
+    }
+
+    private static long mix(long z) {
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+}
