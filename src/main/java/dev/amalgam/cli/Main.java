@@ -14,7 +14,7 @@ import java.util.Arrays;
  */
 @Command(name = "amalgam", mixinStandardHelpOptions = true, version = "amalgam 0.1.0",
         description = "Merges language models from mergekit recipes.",
-        subcommands = {MergeCommand.class,
+        subcommands = {MergeCommand.class, DemoCommand.class, SynthCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
@@ -25,29 +25,39 @@ public final class Main implements Runnable {
         System.exit(run(args));
     }
 
-    /** Runs the CLI and returns the exit code. */
+    /** Runs the CLI on the process's standard streams and returns the exit code. */
     public static int run(String... args) {
+        return run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args);
+    }
+
+    /** Runs the CLI with the given output and error streams and returns the exit code. */
+    public static int run(PrintWriter out, PrintWriter err, String... args) {
         boolean trace = Arrays.asList(args).contains("--stacktrace");
         CommandLine cl = new CommandLine(new Main());
+        cl.setOut(out);
+        cl.setErr(err);
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-            PrintWriter err = cmd.getErr();
+            PrintWriter w = cmd.getErr();
             if (ex instanceof AmalgamException ae) {
-                err.println(ae.render());
+                w.println(ae.render());
                 if (trace) {
-                    ae.printStackTrace(err);
+                    ae.printStackTrace(w);
                 }
-                err.flush();
+                w.flush();
                 return ae.exitCode();
             }
-            err.println("error: internal failure: " + ex);
-            err.println("  hint: this is a bug in Amalgam; rerun with --stacktrace and report it");
+            w.println("error: internal failure: " + ex);
+            w.println("  hint: this is a bug in Amalgam; rerun with --stacktrace and report it");
             if (trace) {
-                ex.printStackTrace(err);
+                ex.printStackTrace(w);
             }
-            err.flush();
+            w.flush();
             return AmalgamException.Kind.INTERNAL.exitCode();
         });
-        return cl.execute(args);
+        int code = cl.execute(args);
+        out.flush();
+        err.flush();
+        return code;
     }
 
     @Override

@@ -1,13 +1,11 @@
 package dev.amalgam.output;
 
-import com.fasterxml.jackson.core.util.DefaultIndenter;
-import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.amalgam.error.AmalgamException;
 import dev.amalgam.error.Where;
+import dev.amalgam.io.PyJson;
 import dev.amalgam.io.SafetensorsIndex;
 import dev.amalgam.plan.OutputTensor;
 import dev.amalgam.plan.Plan;
@@ -40,8 +38,6 @@ public final class OutputFiles {
 
     /** Amalgam's version, written into the shard index. */
     public static final String VERSION = "0.1.0";
-
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private OutputFiles() {
     }
@@ -90,16 +86,9 @@ public final class OutputFiles {
         return copied;
     }
 
-    /** config.json as transformers writes it: keys sorted, two-space indent, final newline. */
+    /** config.json as transformers writes it: keys sorted, two-space indent, Python's number format. */
     static String toJson(JsonNode node) {
-        try {
-            DefaultPrettyPrinter pp = new DefaultPrettyPrinter()
-                    .withObjectIndenter(new DefaultIndenter("  ", "\n"))
-                    .withArrayIndenter(new DefaultIndenter("  ", "\n"));
-            return JSON.writer(pp).writeValueAsString(node).replace("\" : ", "\": ") + "\n";
-        } catch (IOException e) {
-            throw AmalgamException.internal("cannot serialise config.json", e);
-        }
+        return PyJson.dumps(node, true) + "\n";
     }
 
     private static JsonNode sorted(JsonNode node) {

@@ -517,6 +517,9 @@ public final class Planner {
             Configs.setInt(cfg, arch.layerCountKey(), layers);
         }
         String dt = recipe.outDtype() != null ? recipe.outDtype() : recipe.dtype();
+        if (dt == null) {
+            dt = majorityDtype(tensors);
+        }
         if (dt != null) {
             cfg.put("dtype", dt);
             if (cfg.has("torch_dtype")) {
@@ -531,6 +534,18 @@ public final class Planner {
                     + "tie_word_embeddings is set to false");
         }
         return cfg;
+    }
+
+    /** The dtype holding most of the output's bytes, as a torch name. */
+    private static String majorityDtype(List<OutputTensor> tensors) {
+        Map<DType, Long> bytes = new LinkedHashMap<>();
+        for (OutputTensor t : tensors) {
+            if (t.dtype().isFloatingPoint()) {
+                bytes.merge(t.dtype(), t.byteSize(), Long::sum);
+            }
+        }
+        return bytes.entrySet().stream().max(Map.Entry.comparingByValue()).map(e -> e.getKey().torchName())
+                .orElse(null);
     }
 
     private Map<ModelRef, List<String>> unusedTensors() {
