@@ -43,9 +43,15 @@ final class Console {
 
     static String summary(RunSummary s) {
         double secs = s.wallNanos() / 1e9;
+        long outside = s.unusedInputs().stream().filter(u -> u.endsWith("(layer not selected by any layer_range)"))
+                .count();
+        long other = s.unusedInputs().size() - outside;
+        String inputs = s.unusedInputs().isEmpty() ? "%n  every input tensor is in the output"
+                : String.format(Locale.ROOT, "%%n  input tensors not in the output: %d outside the layer ranges, "
+                        + "%d other (-v lists them)", outside, other);
         return String.format(Locale.ROOT,
                 "merged %d tensors (%d computed, %d copied) into %s%n"
-                        + "  %s read, %s written in %.2f s (%s/s written), peak memory %s",
+                        + "  %s read, %s written in %.2f s (%s/s written), peak memory %s" + inputs,
                 s.tensors(), s.merged(), s.copied(), s.output(), bytes(s.bytesRead()), bytes(s.bytesWritten()),
                 secs, bytes((long) (s.bytesWritten() / Math.max(secs, 1e-9))),
                 s.peakRssBytes() < 0 ? "unknown" : bytes(s.peakRssBytes()));

@@ -113,6 +113,9 @@ public final class MergeCommand implements Callable<Integer> {
         RunSummary s = run(r, out, po, ro, err, quiet, verbose.length);
         if (!quiet) {
             outw.println(Console.summary(s));
+            if (verbose.length > 0) {
+                s.unusedInputs().forEach(u -> outw.println("  not in the output: " + u));
+            }
             outw.flush();
         }
         return 0;
