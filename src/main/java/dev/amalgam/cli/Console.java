@@ -49,6 +49,10 @@ final class Console {
         String inputs = s.unusedInputs().isEmpty() ? "%n  every input tensor is in the output"
                 : String.format(Locale.ROOT, "%%n  input tensors not in the output: %d outside the layer ranges, "
                         + "%d other (-v lists them)", outside, other);
+        if (s.seed() != null) {
+            inputs += String.format(Locale.ROOT, "%%n  random seed %d (--random-seed %d repeats this merge)", s.seed(),
+                    s.seed());
+        }
         return String.format(Locale.ROOT,
                 "merged %d tensors (%d computed, %d copied) into %s%n"
                         + "  %s read, %s written in %.2f s (%s/s written), peak memory %s" + inputs,

@@ -19,6 +19,7 @@ import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -65,6 +66,11 @@ public final class MergeCommand implements Callable<Integer> {
             description = "Seed for methods that draw random numbers (recorded for repeatable runs).")
     Long randomSeed;
 
+    @Option(names = "--rng", paramLabel = "KIND", defaultValue = "keyed",
+            description = "Random masks for DARE/DELLA: 'keyed' (default; the same for any -j and chunking) or "
+                    + "'mergekit' (mergekit's seeded CPU masks bit for bit; needs --random-seed).")
+    String rng;
+
     @Option(names = {"-j", "--num-threads"}, paramLabel = "N",
             description = "Worker threads. Default: all cores.")
     Integer threads;
@@ -103,10 +109,21 @@ public final class MergeCommand implements Callable<Integer> {
         PrintWriter outw = spec.commandLine().getOut();
         notes(err);
         long shard = parseShardSize(outShardSize);
+        boolean mergekitRng = switch (rng) {
+            case "keyed" -> false;
+            case "mergekit" -> true;
+            default -> throw AmalgamException.input("unknown --rng '" + rng + "'", Where.NONE,
+                    "use --rng keyed (default) or --rng mergekit");
+        };
+        if (mergekitRng && randomSeed == null) {
+            throw AmalgamException.input("--rng mergekit needs --random-seed", Where.NONE,
+                    "give the seed the mergekit run used, e.g. --random-seed 42");
+        }
+        long seed = randomSeed != null ? randomSeed : new SecureRandom().nextLong() >>> 33;
         Recipe r = Recipe.parse(recipe);
-        PlanOptions po = PlanOptions.defaults().withShardSize(shard).withAllowCrimes(allowCrimes);
+        PlanOptions po = PlanOptions.defaults().withShardSize(shard).withAllowCrimes(allowCrimes).withSeed(seed);
         RunOptions ro = RunOptions.defaults().withOverwrite(overwrite).withCopyTokenizer(copyTokenizer)
-                .withModelCard(writeModelCard);
+                .withModelCard(writeModelCard).withMergekitRng(mergekitRng);
         if (threads != null) {
             ro = ro.withThreads(threads);
         }

@@ -5,6 +5,8 @@ import dev.amalgam.error.Where;
 import dev.amalgam.io.DType;
 import dev.amalgam.io.SafetensorsWriter;
 import dev.amalgam.kernel.Codec;
+import dev.amalgam.method.Mt19937;
+import dev.amalgam.method.Randomness;
 import dev.amalgam.method.TensorMerge;
 import dev.amalgam.output.OutputDirectory;
 import dev.amalgam.output.OutputFiles;
@@ -79,7 +81,8 @@ public final class Executor {
             List<String> unused = new ArrayList<>();
             plan.unused().forEach((m, l) -> l.forEach(n -> unused.add(m + ": " + n)));
             return new RunSummary(dir.target(), plan.tensors().size(), plan.tensors().size() - copied, copied,
-                    read.get(), plan.bytesToWrite(), System.nanoTime() - start, peakRss(), tok, List.copyOf(unused));
+                    read.get(), plan.bytesToWrite(), System.nanoTime() - start, peakRss(), tok, List.copyOf(unused),
+                    plan.usesRandomness() ? plan.seed() : null);
         }
     }
 
@@ -92,10 +95,17 @@ public final class Executor {
             return t;
         });
         try {
+            Map<OutputTensor, Mt19937> streams = options.mergekitRng() ? mergekitStreams(plan) : Map.of();
             List<Future<?>> futures = new ArrayList<>();
             for (OutputTensor t : plan.tensors()) {
+                Mt19937 stream = streams.get(t);
                 futures.add(pool.submit(() -> {
-                    mergeTensor(plan, t, writers.get(t.name()), options.chunkElements(), read);
+                    if (stream == null) {
+                        mergeTensor(plan, t, writers.get(t.name()), options.chunkElements(), read);
+                    } else {
+                        ScopedValue.where(Randomness.MERGEKIT, stream).run(
+                                () -> mergeTensor(plan, t, writers.get(t.name()), options.chunkElements(), read));
+                    }
                     options.listener().tensorDone(t);
                     return null;
                 }));
@@ -118,6 +128,27 @@ public final class Executor {
         } finally {
             pool.shutdownNow();
         }
+    }
+
+    /**
+     * The MT19937 state at each random tensor's first word, as mergekit consumes one seeded
+     * stream: tensors in name order (the plan's order), each drawing its method's word count.
+     * With these snapshots the tensors can still run in parallel.
+     */
+    static Map<OutputTensor, Mt19937> mergekitStreams(Plan plan) {
+        Map<OutputTensor, Mt19937> out = new HashMap<>();
+        Mt19937 gen = null;
+        for (OutputTensor t : plan.tensors()) {
+            long words = t.copy() ? 0 : plan.method().randomWords(t.context());
+            if (words > 0) {
+                if (gen == null) {
+                    gen = new Mt19937(t.context().seed());
+                }
+                out.put(t, gen.copy());
+                gen.skip(words);
+            }
+        }
+        return out;
     }
 
     /** Merges one tensor and writes it. */

@@ -9,38 +9,43 @@ package dev.amalgam.exec;
  * @param copyTokenizer  copy tokenizer files and generation config from the donor model
  * @param writeModelCard write README.md and mergekit_config.yml
  * @param listener       progress events
+ * @param mergekitRng    draw DARE/DELLA masks from mergekit's seeded MT19937 stream (bit-compatible)
  */
 public record RunOptions(int threads, int chunkElements, boolean overwrite, boolean copyTokenizer,
-                         boolean writeModelCard, ProgressListener listener) {
+                         boolean writeModelCard, ProgressListener listener, boolean mergekitRng) {
 
     public static final int DEFAULT_CHUNK = 1 << 16;
 
     public static RunOptions defaults() {
         return new RunOptions(Runtime.getRuntime().availableProcessors(), DEFAULT_CHUNK, false, true, true,
-                ProgressListener.NONE);
+                ProgressListener.NONE, false);
     }
 
     public RunOptions withThreads(int n) {
-        return new RunOptions(n, chunkElements, overwrite, copyTokenizer, writeModelCard, listener);
+        return new RunOptions(n, chunkElements, overwrite, copyTokenizer, writeModelCard, listener, mergekitRng);
     }
 
     public RunOptions withChunk(int n) {
-        return new RunOptions(threads, n, overwrite, copyTokenizer, writeModelCard, listener);
+        return new RunOptions(threads, n, overwrite, copyTokenizer, writeModelCard, listener, mergekitRng);
     }
 
     public RunOptions withOverwrite(boolean b) {
-        return new RunOptions(threads, chunkElements, b, copyTokenizer, writeModelCard, listener);
+        return new RunOptions(threads, chunkElements, b, copyTokenizer, writeModelCard, listener, mergekitRng);
     }
 
     public RunOptions withCopyTokenizer(boolean b) {
-        return new RunOptions(threads, chunkElements, overwrite, b, writeModelCard, listener);
+        return new RunOptions(threads, chunkElements, overwrite, b, writeModelCard, listener, mergekitRng);
     }
 
     public RunOptions withModelCard(boolean b) {
-        return new RunOptions(threads, chunkElements, overwrite, copyTokenizer, b, listener);
+        return new RunOptions(threads, chunkElements, overwrite, copyTokenizer, b, listener, mergekitRng);
+    }
+
+    public RunOptions withMergekitRng(boolean b) {
+        return new RunOptions(threads, chunkElements, overwrite, copyTokenizer, writeModelCard, listener, b);
     }
 
     public RunOptions withListener(ProgressListener l) {
-        return new RunOptions(threads, chunkElements, overwrite, copyTokenizer, writeModelCard, l);
+        return new RunOptions(threads, chunkElements, overwrite, copyTokenizer, writeModelCard, l, mergekitRng);
     }
 }

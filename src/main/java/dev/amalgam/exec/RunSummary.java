@@ -16,7 +16,8 @@ import java.util.List;
  * @param peakRssBytes   peak resident memory of the process, or -1 when unknown
  * @param tokenizerFiles tokenizer files copied
  * @param unusedInputs   input tensors not in the output, with the reason
+ * @param seed           the random seed when the method drew random numbers, else null
  */
 public record RunSummary(Path output, int tensors, int merged, int copied, long bytesRead, long bytesWritten,
-                         long wallNanos, long peakRssBytes, List<String> tokenizerFiles, List<String> unusedInputs) {
+                         long wallNanos, long peakRssBytes, List<String> tokenizerFiles, List<String> unusedInputs, Long seed) {
 }

@@ -14,10 +14,9 @@ import java.nio.charset.StandardCharsets;
  * <p>An element is kept iff {@code (r & 0xFFFFFF) · 2^-24 < p}, the comparison torch's CPU
  * bernoulli makes with each MT19937 word; only the source of the words differs from mergekit.
  */
-final class KeyedRandom {
+final class KeyedRandom implements RandomWords {
 
     private static final long GOLDEN = 0x9E3779B97F4A7C15L;
-    private static final float TWO_POW_MINUS_24 = 0x1p-24f;
 
     private final long stream;
 
@@ -30,19 +29,11 @@ final class KeyedRandom {
     }
 
     /** The 32-bit word for element {@code index}. */
-    int word(long index) {
+    @Override
+    public int word(long index) {
         return (int) (mix(stream + (index + 1) * GOLDEN) >>> 32);
     }
 
-    /** Whether element {@code index} is kept with probability {@code p}. */
-    boolean keep(long index, float p) {
-        return keep(word(index), p);
-    }
-
-    /** The bernoulli test on one 32-bit word: its low 24 bits as a uniform in [0, 1), below p. */
-    static boolean keep(int word, float p) {
-        return (word & 0xFFFFFF) * TWO_POW_MINUS_24 < p;
-    }
 
     private static long mix(long z) {
         z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;

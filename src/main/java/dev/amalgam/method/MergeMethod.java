@@ -1,5 +1,7 @@
 package dev.amalgam.method;
 
+import dev.amalgam.io.DType;
+
 import java.util.List;
 
 /**
@@ -59,6 +61,23 @@ public interface MergeMethod {
      */
     default String checkParameters(MergeContext ctx) {
         return null;
+    }
+
+    /**
+     * The dtype the method's result has for a given working dtype (mergekit's ramplus_tl and
+     * arcee_fusion return float32); it is written unless {@code out_dtype} says otherwise.
+     */
+    default DType resultDtype(DType work) {
+        return work;
+    }
+
+    /**
+     * How many random words mergekit's generator would draw for this tensor (DARE and DELLA:
+     * {@code numel} per sparsified model); the {@code --rng mergekit} mode advances its stream by
+     * this much per tensor.
+     */
+    default long randomWords(MergeContext ctx) {
+        return 0;
     }
 
     /** True when one operand and no arithmetic means the input bytes can be copied verbatim. */

@@ -233,6 +233,22 @@ public final class TaskArithmetic implements MergeMethod {
     }
 
     @Override
+    public long randomWords(MergeContext ctx) {
+        if (sparsification != Sparsification.RANDOM && sparsification != Sparsification.RANK_MAGNITUDE_SAMPLING) {
+            return 0;
+        }
+        long draws = 0;
+        for (int i = 0; i < ctx.operands(); i++) {
+            double density = value(ctx, i, "density", 1.0);
+            boolean drawing = density < 1 && (sparsification == Sparsification.RANDOM || density > 0);
+            if (i != ctx.baseIndex() && ctx.baseIndex() >= 0 && drawing) {
+                draws++;
+            }
+        }
+        return draws * ctx.numel();
+    }
+
+    @Override
     public boolean isIdentity(MergeContext ctx) {
         return ctx.operands() == 1 && ctx.baseIndex() == 0;
     }

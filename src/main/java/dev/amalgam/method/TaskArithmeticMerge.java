@@ -61,6 +61,7 @@ final class TaskArithmeticMerge implements TensorMerge {
         this.sparsifiers = new Sparsifier[m];
         float sumW = 0f;
         long numel = ctx.numel();
+        int draws = 0;
         for (int j = 0; j < m; j++) {
             int op = models[j];
             w[j] = Codec.round(d, (float) TaskArithmetic.value(ctx, op, "weight", 0.0));
@@ -80,10 +81,10 @@ final class TaskArithmeticMerge implements TensorMerge {
                     }
                     yield new Selection(d, rescale, new MagnitudeSelector(numel, top + k, top), true);
                 }
-                case RANDOM -> new Bernoulli(d, rescale, new KeyedRandom(ctx.seed(), ctx.tensorName(), op), density);
+                case RANDOM -> new Bernoulli(d, rescale, Randomness.words(ctx, op, draws++), density, numel);
                 case RANK_MAGNITUDE_SAMPLING -> new Della(d, rescale,
-                        new KeyedRandom(ctx.seed(), ctx.tensorName(), op), density,
-                        TaskArithmetic.value(ctx, op, "epsilon", 0.15), rowLength(ctx.shape()));
+                        density <= 0 ? null : Randomness.words(ctx, op, draws++), density,
+                        TaskArithmetic.value(ctx, op, "epsilon", 0.15), rowLength(ctx.shape()), numel);
                 case NONE -> throw new IllegalStateException();
             };
         }
@@ -229,13 +230,22 @@ final class TaskArithmeticMerge implements TensorMerge {
         final boolean rescale;
         private double before;
         private double after;
+        private CascadeSum torchBefore;
+        private CascadeSum torchAfter;
+        private final long numel;
         private float factor;
         private boolean scaled;
 
-        Sparsifier(DType w, DType d, boolean rescale) {
+        Sparsifier(DType w, DType d, boolean rescale, long numel) {
             this.w = w;
             this.d = d;
             this.rescale = rescale;
+            this.numel = numel;
+        }
+
+        /** In the mergekit-compatible mode float32 sums add in torch's order; otherwise in double. */
+        private boolean torchOrder() {
+            return w == DType.F32 && Randomness.MERGEKIT.isBound();
         }
 
         /** Zeroes the dropped elements of one chunk in place (in index order). */
@@ -243,16 +253,23 @@ final class TaskArithmeticMerge implements TensorMerge {
 
         void measure(Phase phase, float[] v, int n, long offset) {
             if (phase == Phase.SUMS) {
-                before += l1(v, n);
+                addBefore(v, n);
             }
             mask(v, n, offset);
-            after += l1(v, n);
+            if (torchOrder()) {
+                if (torchAfter == null) {
+                    torchAfter = new CascadeSum(numel);
+                }
+                torchAfter.addAbs(v, n);
+            } else {
+                after += l1(v, n);
+            }
         }
 
         void endPhase(Phase phase) {
             if (phase == Phase.SUMS || phase == Phase.AFTER) {
-                float b = Codec.round(w, (float) before);
-                float a = Codec.round(w, (float) after);
+                float b = torchBefore != null ? torchBefore.result() : Codec.round(w, (float) before);
+                float a = torchAfter != null ? torchAfter.result() : Codec.round(w, (float) after);
                 float eps = Codec.round(w, 1e-7f);
                 scaled = rescale && b >= eps && a >= eps;
                 factor = scaled ? Codec.round(w, b / a) : 1f;
@@ -260,7 +277,14 @@ final class TaskArithmeticMerge implements TensorMerge {
         }
 
         void addBefore(float[] v, int n) {
-            before += l1(v, n);
+            if (torchOrder()) {
+                if (torchBefore == null) {
+                    torchBefore = new CascadeSum(numel);
+                }
+                torchBefore.addAbs(v, n);
+            } else {
+                before += l1(v, n);
+            }
         }
 
         final void apply(float[] v, int n, long offset) {
@@ -289,7 +313,7 @@ final class TaskArithmeticMerge implements TensorMerge {
 
         /** {@code band}: keep cut-off 0 minus cut-off 1, else just cut-off 0. */
         Selection(DType d, boolean rescale, MagnitudeSelector selector, boolean band) {
-            super(d, d, rescale);
+            super(d, d, rescale, 0);
             this.selector = selector;
             this.band = band;
         }
@@ -340,11 +364,11 @@ final class TaskArithmeticMerge implements TensorMerge {
 
     /** DARE: keep each element with probability R_W(density). */
     private static final class Bernoulli extends Sparsifier {
-        private final KeyedRandom rng;
+        private final RandomWords rng;
         private final float p;
 
-        Bernoulli(DType d, boolean rescale, KeyedRandom rng, double density) {
-            super(randomDtype(d), d, rescale);
+        Bernoulli(DType d, boolean rescale, RandomWords rng, double density, long numel) {
+            super(randomDtype(d), d, rescale, numel);
             this.rng = rng;
             this.p = Codec.round(w, (float) density);
         }
@@ -352,7 +376,7 @@ final class TaskArithmeticMerge implements TensorMerge {
         @Override
         void mask(float[] v, int n, long offset) {
             for (int e = 0; e < n; e++) {
-                if (!rng.keep(offset + e, p)) {
+                if (!RandomWords.keep(rng.word(offset + e), p)) {
                     v[e] *= 0f;
                 }
             }
@@ -368,8 +392,10 @@ final class TaskArithmeticMerge implements TensorMerge {
      * key of the row varies in (two of four for bf16).
      */
     private static final class Della extends Sparsifier {
-        private final KeyedRandom rng;
+        private final RandomWords rng;
         private final int row;
+        private final int[] words;
+        private final float[] magnitudes;
         private final float[] p;
         private int[] keys;
         private int[] idx;
@@ -377,10 +403,12 @@ final class TaskArithmeticMerge implements TensorMerge {
         private int[] idx2;
         private final int[] count = new int[256];
 
-        Della(DType d, boolean rescale, KeyedRandom rng, double density, double epsilon, int row) {
-            super(randomDtype(d), d, rescale);
+        Della(DType d, boolean rescale, RandomWords rng, double density, double epsilon, int row, long numel) {
+            super(randomDtype(d), d, rescale, numel);
             this.rng = rng;
             this.row = row;
+            this.words = new int[row];
+            this.magnitudes = Randomness.MERGEKIT.isBound() ? new float[row] : null;
             this.p = new float[row];
             this.keys = new int[row];
             this.idx = new int[row];
@@ -405,18 +433,38 @@ final class TaskArithmeticMerge implements TensorMerge {
         @Override
         void mask(float[] v, int n, long offset) {
             for (int start = 0; start < n; start += row) {
+                if (rng == null) {
+                    for (int j = 0; j < row; j++) {
+                        v[start + j] *= 0f;
+                    }
+                    continue;
+                }
+                for (int j = 0; j < row; j++) {
+                    words[j] = rng.word(offset + start + j);
+                }
                 rank(v, start);
                 for (int i = 0; i < row; i++) {
                     int j = idx[i];
-                    if (!rng.keep(offset + start + j, p[i])) {
+                    if (!RandomWords.keep(words[j], p[i])) {
                         v[start + j] *= 0f;
                     }
                 }
             }
         }
 
-        /** Sorts the row at {@code start} into {@code idx}: ascending key, ties by descending index. */
+        /**
+         * Sorts the row at {@code start} into {@code idx}: ascending key, ties by descending index;
+         * in the mergekit-compatible mode, in the order torch's CPU argsort gives.
+         */
         private void rank(float[] v, int start) {
+            if (magnitudes != null) {
+                for (int j = 0; j < row; j++) {
+                    magnitudes[j] = Math.abs(v[start + j]);
+                    idx[j] = j;
+                }
+                IntroSort.sort(magnitudes, idx, row);
+                return;
+            }
             int varying = 0;
             int first = MagnitudeSelector.key(v[start + row - 1]);
             for (int t = 0; t < row; t++) {

@@ -31,9 +31,10 @@ public final class ModelCard {
      * @param models     the input models and their opened directories
      * @param base       the base model, or null
      * @param recipeText the recipe exactly as given
+     * @param seed       the random seed when the method draws random numbers, else null
      */
     public static String render(String title, MergeMethod method, Map<ModelRef, Model> models, ModelRef base,
-                                String recipeText) {
+                                String recipeText, Long seed) {
         List<String> hub = new ArrayList<>();
         for (Map.Entry<ModelRef, Model> e : models.entrySet()) {
             if (isHub(e.getKey(), e.getValue())) {
@@ -58,7 +59,12 @@ public final class ModelCard {
         if (base != null && !slerp) {
             sb.append(" using ").append(modelText(base, models.get(base))).append(" as a base");
         }
-        sb.append(".\n\n### Models Merged\n\nThe following models were included in the merge:\n");
+        sb.append(".\n\n");
+        if (seed != null) {
+            sb.append("The method draws random numbers; this merge used the seed ").append(seed)
+                    .append(" (`--random-seed ").append(seed).append("` repeats it).\n\n");
+        }
+        sb.append("### Models Merged\n\nThe following models were included in the merge:\n");
         List<ModelRef> listed = new ArrayList<>();
         for (ModelRef r : models.keySet()) {
             if (slerp || !r.equals(base)) {

@@ -81,7 +81,7 @@ public final class OutputFiles {
         if (writeModelCard) {
             writeText(dir.resolve("mergekit_config.yml"), plan.recipe().sourceText());
             writeText(dir.resolve("README.md"), ModelCard.render(title, plan.method(), plan.models(),
-                    plan.baseModel(), plan.recipe().sourceText()));
+                    plan.baseModel(), plan.recipe().sourceText(), plan.usesRandomness() ? plan.seed() : null));
         }
         return copied;
     }

@@ -51,6 +51,16 @@ public record Plan(Recipe recipe, MergeMethod method, Map<ModelRef, Model> model
         return s;
     }
 
+    /** True when the method draws random numbers for some tensor (DARE, DELLA). */
+    public boolean usesRandomness() {
+        return tensors.stream().anyMatch(t -> !t.copy() && method.randomWords(t.context()) > 0);
+    }
+
+    /** The run's random seed. */
+    public long seed() {
+        return tensors.isEmpty() ? 0 : tensors.getFirst().context().seed();
+    }
+
     @Override
     public void close() {
         models.values().forEach(Model::close);

@@ -436,7 +436,7 @@ public final class Planner {
         if (bad != null) {
             throw AmalgamException.recipe(bad + " (tensor " + name + ")", paramWhere(slice, srcs), null);
         }
-        DType dt = outDtype != null ? outDtype : work;
+        DType dt = outDtype != null ? outDtype : method.resultDtype(work);
         List<Operand> ops = new ArrayList<>();
         String orderKey = "";
         for (int k = 0; k < srcs.size(); k++) {
