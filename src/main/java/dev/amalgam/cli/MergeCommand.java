@@ -6,6 +6,7 @@ import dev.amalgam.exec.Executor;
 import dev.amalgam.exec.ProgressListener;
 import dev.amalgam.exec.RunOptions;
 import dev.amalgam.exec.RunSummary;
+import dev.amalgam.output.OutputDirectory;
 import dev.amalgam.plan.Plan;
 import dev.amalgam.plan.PlanOptions;
 import dev.amalgam.plan.Planner;
@@ -87,6 +88,9 @@ public final class MergeCommand implements Callable<Integer> {
     @Option(names = "--stacktrace", description = "Show stack traces of errors.")
     boolean stacktrace;
 
+    @Option(names = "--dry-run", description = "Check everything and show what would be written; write nothing.")
+    boolean dryRun;
+
     @Option(names = "--lazy-unpickle", description = "Accepted for mergekit compatibility; Amalgam always "
             + "reads tensors lazily from memory-mapped files.")
     boolean lazyUnpickle;
@@ -126,6 +130,19 @@ public final class MergeCommand implements Callable<Integer> {
                 .withModelCard(writeModelCard).withMergekitRng(mergekitRng);
         if (threads != null) {
             ro = ro.withThreads(threads);
+        }
+        if (dryRun) {
+            for (RecipeWarning w : r.warnings()) {
+                Console.warn(err, w.message(), w.where(), w.hint());
+            }
+            OutputDirectory.checkTarget(out.toAbsolutePath(), overwrite);
+            try (Plan plan = Planner.plan(r, po)) {
+                plan.warnings().forEach(w -> Console.warn(err, w, null, null));
+                PlanCommand.describe(plan, out.toAbsolutePath(), ro.threads(), verbose.length > 0, outw);
+            } catch (java.io.IOException e) {
+                throw AmalgamException.io("cannot check free space: " + e.getMessage(), Where.file(out), null, e);
+            }
+            return 0;
         }
         RunSummary s = run(r, out, po, ro, err, quiet, verbose.length);
         if (!quiet) {
