@@ -36,7 +36,7 @@ final class ProgressBarListener implements ProgressListener, AutoCloseable {
         if (b != null) {
             synchronized (this) {
                 b.stepBy(tensor.byteSize() >> 10);
-                b.setExtraMessage(String.format(Locale.ROOT, "%d/%d tensors", done.incrementAndGet(), total));
+                b.setExtraMessage(String.format(Locale.ROOT, " %d/%d tensors", done.incrementAndGet(), total));
             }
         }
     }

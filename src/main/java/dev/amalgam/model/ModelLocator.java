@@ -43,7 +43,7 @@ public final class ModelLocator {
             if (Files.isDirectory(inRecipe)) {
                 return inRecipe;
             }
-            throw notFound(path, where, inWork + " or " + inRecipe);
+            throw notFound(path, where, inRecipe.equals(inWork) ? inWork.toString() : inWork + " or " + inRecipe);
         }
         throw notFound(path, where, inWork.toString());
     }
