@@ -53,7 +53,7 @@ import java.util.stream.Collectors;
  * <p>Layout: {@code u64 header_len (little-endian) | header_len bytes of UTF-8 JSON | data}.
  * Closing the file closes the arena; segments from {@link #data} are unusable afterwards.
  */
-public final class SafetensorsFile implements AutoCloseable {
+public final class SafetensorsFile implements TensorSource {
 
     /** Largest header the reader accepts, as the reference implementation: 100 MB. */
     public static final long MAX_HEADER_BYTES = 100_000_000L;
@@ -378,16 +378,19 @@ public final class SafetensorsFile implements AutoCloseable {
     }
 
     /** The file this was opened from. */
+    @Override
     public Path path() {
         return path;
     }
 
     /** All tensors, in data-offset order. */
+    @Override
     public List<TensorInfo> tensors() {
         return tensors;
     }
 
     /** The tensor called {@code name}, or null if the file has none. */
+    @Override
     public TensorInfo tensor(String name) {
         return byName.get(name);
     }
@@ -401,6 +404,7 @@ public final class SafetensorsFile implements AutoCloseable {
      * A read-only slice of the mapping holding {@code t}'s bytes (little-endian, possibly
      * unaligned). Valid until {@link #close()}.
      */
+    @Override
     public MemorySegment data(TensorInfo t) {
         TensorInfo own = byName.get(t.name());
         if (own == null || own.dataStart() != t.dataStart() || own.dataEnd() != t.dataEnd()) {

@@ -8,34 +8,53 @@ import dev.amalgam.error.Where;
 import dev.amalgam.io.SafetensorsFile;
 import dev.amalgam.io.SafetensorsIndex;
 import dev.amalgam.io.TensorInfo;
+import dev.amalgam.io.TensorSource;
+import dev.amalgam.io.TorchCheckpoint;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.function.Function;
 
 /**
- * An opened input model directory: its {@code config.json}, every safetensors shard mapped
- * once, and the index from tensor name to shard. Model stage; opening validates every shard
- * header, so a corrupt file is reported before any merging starts.
+ * An opened input model directory: its {@code config.json}, every tensor file mapped once, and
+ * the index from tensor name to file. Model stage; opening validates every file's header (or
+ * pickle), so a corrupt or hostile file is reported before any merging starts.
+ *
+ * <p>Tensor files are found as mergekit finds them: {@code model.safetensors.index.json} with its
+ * shards, else {@code model.safetensors}, else {@code pytorch_model.bin.index.json} with its shards,
+ * else {@code pytorch_model.bin}. Every file read must lie inside the model directory once links
+ * are resolved (inside a Hugging Face cache snapshot, links into the repository's {@code blobs}
+ * folder are allowed too).
  */
 public final class Model implements AutoCloseable {
 
     static final ObjectMapper JSON = new ObjectMapper();
 
+    /** One way of storing a model's tensors: file names and the reader for them. */
+    private record Layout(String single, String index, String format, Function<Path, TensorSource> opener) {
+    }
+
+    private static final List<Layout> LAYOUTS = List.of(
+            new Layout("model.safetensors", "model.safetensors.index.json", "safetensors", SafetensorsFile::open),
+            new Layout("pytorch_model.bin", "pytorch_model.bin.index.json", "PyTorch", TorchCheckpoint::open));
+
     private final Path dir;
     private final String displayName;
     private final ObjectNode config;
-    private final List<SafetensorsFile> shards;
+    private final List<TensorSource> shards;
     private final Map<String, TensorHandle> tensors;
 
-    private Model(Path dir, String displayName, ObjectNode config, List<SafetensorsFile> shards,
+    private Model(Path dir, String displayName, ObjectNode config, List<TensorSource> shards,
                   Map<String, TensorHandle> tensors) {
         this.dir = dir;
         this.displayName = displayName;
@@ -45,8 +64,9 @@ public final class Model implements AutoCloseable {
     }
 
     /**
-     * Opens a Hugging Face model directory: {@code model.safetensors}, or the shards listed by
-     * {@code model.safetensors.index.json}.
+     * Opens a Hugging Face model directory: {@code model.safetensors} or the shards listed by
+     * {@code model.safetensors.index.json}, else {@code pytorch_model.bin} or the shards listed by
+     * {@code pytorch_model.bin.index.json}.
      *
      * @param displayName how the recipe names the model, for messages
      */
@@ -55,71 +75,135 @@ public final class Model implements AutoCloseable {
             throw AmalgamException.input("model directory not found: " + dir, Where.file(displayName),
                     "check the path; relative paths resolve against the working directory, then the recipe's directory");
         }
-        ObjectNode config = readConfig(dir);
-        Path single = dir.resolve("model.safetensors");
-        Path index = dir.resolve("model.safetensors.index.json");
-        List<SafetensorsFile> shards = new ArrayList<>();
+        List<Path> roots = allowedRoots(dir);
+        ObjectNode config = readConfig(dir, roots);
+        List<TensorSource> shards = new ArrayList<>();
         Map<String, TensorHandle> tensors = new TreeMap<>();
         try {
-            if (Files.isRegularFile(index)) {
-                Map<String, String> weightMap = SafetensorsIndex.readWeightMap(index);
-                Map<String, SafetensorsFile> byShard = new LinkedHashMap<>();
-                for (String shard : new TreeSet<>(weightMap.values())) {
-                    Path p = dir.resolve(shard);
-                    if (!Files.isRegularFile(p)) {
-                        throw AmalgamException.input("shard " + shard + " listed in the index is missing",
-                                Where.file(index), "the download may be incomplete; fetch the model again");
-                    }
-                    SafetensorsFile f = SafetensorsFile.open(p);
-                    shards.add(f);
-                    byShard.put(shard, f);
+            Layout layout = null;
+            for (Layout l : LAYOUTS) {
+                if (Files.exists(dir.resolve(l.index()), LinkOption.NOFOLLOW_LINKS)
+                        || Files.exists(dir.resolve(l.single()), LinkOption.NOFOLLOW_LINKS)) {
+                    layout = l;
+                    break;
                 }
-                for (Map.Entry<String, String> e : weightMap.entrySet()) {
-                    SafetensorsFile f = byShard.get(e.getValue());
-                    TensorInfo info = f.tensor(e.getKey());
-                    if (info == null) {
-                        throw new AmalgamException(AmalgamException.Kind.MISSING_TENSOR,
-                                "the index maps " + e.getKey() + " to " + e.getValue() + ", which does not contain it",
-                                Where.tensor(index, e.getKey()), "the index and the shards disagree; fetch the model again");
-                    }
-                    tensors.put(e.getKey(), new TensorHandle(f, info));
-                }
-                for (SafetensorsFile f : shards) {
-                    for (TensorInfo info : f.tensors()) {
-                        if (!tensors.containsKey(info.name())) {
-                            throw AmalgamException.input("tensor " + info.name() + " is in " + f.path().getFileName()
-                                            + " but not in the index", Where.tensor(index, info.name()),
-                                    "the index and the shards disagree; fetch the model again");
-                        }
-                    }
-                }
-            } else if (Files.isRegularFile(single)) {
-                SafetensorsFile f = SafetensorsFile.open(single);
+            }
+            if (layout == null) {
+                throw AmalgamException.input("no model files in " + dir, Where.file(displayName),
+                        "expected model.safetensors or model.safetensors.index.json with its shards"
+                                + " (or pytorch_model.bin or pytorch_model.bin.index.json with its shards)");
+            }
+            Path index = dir.resolve(layout.index());
+            if (Files.exists(index, LinkOption.NOFOLLOW_LINKS)) {
+                openSharded(dir, roots, layout, index, shards, tensors);
+            } else {
+                Path single = dir.resolve(layout.single());
+                checkInside(single, roots, Where.file(single));
+                TensorSource f = layout.opener().apply(single);
                 shards.add(f);
                 for (TensorInfo info : f.tensors()) {
                     tensors.put(info.name(), new TensorHandle(f, info));
                 }
-            } else if (Files.exists(dir.resolve("pytorch_model.bin"))
-                    || Files.exists(dir.resolve("pytorch_model.bin.index.json"))) {
-                throw AmalgamException.input("PyTorch .bin checkpoints are not read yet: " + dir,
-                        Where.file(displayName), "convert the model to safetensors first");
-            } else {
-                throw AmalgamException.input("no model files in " + dir, Where.file(displayName),
-                        "expected model.safetensors or model.safetensors.index.json with its shards");
             }
         } catch (RuntimeException e) {
-            shards.forEach(SafetensorsFile::close);
+            shards.forEach(TensorSource::close);
             throw e;
         }
         return new Model(dir, displayName, config, List.copyOf(shards), Collections.unmodifiableMap(tensors));
     }
 
-    private static ObjectNode readConfig(Path dir) {
+    private static void openSharded(Path dir, List<Path> roots, Layout layout, Path index, List<TensorSource> shards,
+            Map<String, TensorHandle> tensors) {
+        checkInside(index, roots, Where.file(index));
+        Map<String, String> weightMap = SafetensorsIndex.readWeightMap(index);
+        Map<String, String> firstTensor = new HashMap<>();
+        weightMap.forEach((tensor, shard) -> firstTensor.putIfAbsent(shard, tensor));
+        Map<String, TensorSource> byShard = new LinkedHashMap<>();
+        for (String shard : new TreeSet<>(weightMap.values())) {
+            Path p = dir.resolve(shard);
+            Where where = Where.tensor(index, firstTensor.get(shard));
+            if (!Files.isRegularFile(p)) {
+                boolean brokenLink = Files.isSymbolicLink(p);
+                throw AmalgamException.input("shard " + shard + " listed in the index (for tensor " + firstTensor.get(shard)
+                                + (brokenLink ? " and others) is a link to a missing file" : " and others) is missing"),
+                        where, "the download may be incomplete; fetch the model again");
+            }
+            checkInside(p, roots, where);
+            TensorSource f = layout.opener().apply(p);
+            shards.add(f);
+            byShard.put(shard, f);
+        }
+        for (Map.Entry<String, String> e : weightMap.entrySet()) {
+            TensorSource f = byShard.get(e.getValue());
+            TensorInfo info = f.tensor(e.getKey());
+            if (info == null) {
+                throw new AmalgamException(AmalgamException.Kind.MISSING_TENSOR,
+                        "the index maps " + e.getKey() + " to " + e.getValue() + ", which does not contain it",
+                        Where.tensor(index, e.getKey()), "the index and the shards disagree; fetch the model again");
+            }
+            tensors.put(e.getKey(), new TensorHandle(f, info));
+        }
+        for (TensorSource f : shards) {
+            for (TensorInfo info : f.tensors()) {
+                if (!tensors.containsKey(info.name())) {
+                    throw AmalgamException.input("tensor " + info.name() + " is in " + f.path().getFileName()
+                                    + " but not in the index", Where.tensor(index, info.name()),
+                            "the index and the shards disagree; fetch the model again");
+                }
+            }
+        }
+    }
+
+    /**
+     * Where the files of {@code dir} may lie once links are resolved: the directory itself, and for
+     * a Hugging Face cache snapshot ({@code models--org--name/snapshots/<commit>}) the repository's
+     * {@code blobs} folder.
+     */
+    private static List<Path> allowedRoots(Path dir) {
+        Path real = realPath(dir, Where.file(dir));
+        List<Path> roots = new ArrayList<>(List.of(real));
+        Path snapshots = real.getParent();
+        Path repo = snapshots == null ? null : snapshots.getParent();
+        if (repo != null && snapshots.getFileName().toString().equals("snapshots")
+                && repo.getFileName().toString().startsWith("models--")) {
+            roots.add(repo.resolve("blobs"));
+        }
+        return roots;
+    }
+
+    /** Refuses {@code file} when links take it outside the allowed roots. */
+    private static void checkInside(Path file, List<Path> roots, Where where) {
+        if (!Files.exists(file)) {
+            return;
+        }
+        Path real = realPath(file, where);
+        for (Path r : roots) {
+            if (real.startsWith(r) && !real.equals(r)) {
+                return;
+            }
+        }
+        throw AmalgamException.input(file.getFileName() + " resolves to " + real + ", outside the model directory "
+                        + roots.getFirst(), where,
+                "a model file may link only within its own directory (or a Hugging Face cache's blobs);"
+                        + " copy the file into the model directory, or link the whole directory instead");
+    }
+
+    private static Path realPath(Path p, Where where) {
+        try {
+            return p.toRealPath();
+        } catch (IOException e) {
+            throw AmalgamException.io("cannot resolve '" + p + "': " + e.getMessage(), where,
+                    "check that the path exists and is readable", e);
+        }
+    }
+
+    private static ObjectNode readConfig(Path dir, List<Path> roots) {
         Path p = dir.resolve("config.json");
         if (!Files.isRegularFile(p)) {
             throw AmalgamException.input("config.json is missing in " + dir, Where.file(p),
                     "a Hugging Face model directory needs its config.json");
         }
+        checkInside(p, roots, Where.file(p));
         try {
             JsonNode n = JSON.readTree(p.toFile());
             if (!(n instanceof ObjectNode o)) {
@@ -154,7 +238,8 @@ public final class Model implements AutoCloseable {
         return tensors.get(name);
     }
 
-    public List<SafetensorsFile> shards() {
+    /** The opened tensor files, in the order they were opened. */
+    public List<TensorSource> shards() {
         return shards;
     }
 
@@ -175,7 +260,7 @@ public final class Model implements AutoCloseable {
 
     @Override
     public void close() {
-        shards.forEach(SafetensorsFile::close);
+        shards.forEach(TensorSource::close);
     }
 
     @Override
