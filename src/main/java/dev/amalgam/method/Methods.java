@@ -22,7 +22,13 @@ public final class Methods {
             TaskArithmetic.breadcrumbs(),
             TaskArithmetic.breadcrumbsTies(),
             TaskArithmetic.della(),
-            TaskArithmetic.dellaLinear());
+            TaskArithmetic.dellaLinear(),
+            new Sce(),
+            new Ram(),
+            new RamPlusTl(),
+            new ModelStock(),
+            new NearSwap(),
+            new ArceeFusion());
 
     private static final Map<String, MergeMethod> BY_NAME = ALL.stream()
             .collect(Collectors.toUnmodifiableMap(MergeMethod::name, Function.identity()));
