@@ -10,7 +10,9 @@ import java.nio.ByteOrder;
  * Exact conversions between stored dtypes and the float32 working values of the kernels: the
  * kernel stage's codecs. Decoding reads little-endian, possibly unaligned data from a segment;
  * encoding rounds to nearest, ties to even, and writes it back. The loops are plain counted loops
- * over one dtype each, so C2 unrolls and, where the conversion allows it, vectorises them.
+ * over one dtype each, so C2 unrolls and, where the conversion allows it, vectorises them; the
+ * float16 and bfloat16 loops are {@link Kernels}', which use the Vector API when it is present
+ * (C2 does not vectorise the bfloat16 loops, whose NaN test is a branch).
  *
  * <p>Semantics, following torch's CPU conversions:
  * <ul>
@@ -37,8 +39,6 @@ public final class Codec {
 
     private static final ValueLayout.OfShort SHORT_LE =
             ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfChar CHAR_LE =
-            ValueLayout.JAVA_CHAR_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfInt INT_LE =
             ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong LONG_LE =
@@ -89,8 +89,8 @@ public final class Codec {
     public static void decode(DType dt, MemorySegment src, long byteOffset, float[] dst, int dstOff, int n) {
         switch (dt) {
             case F32 -> MemorySegment.copy(src, FLOAT_LE, byteOffset, dst, dstOff, n);
-            case F16 -> decodeF16(src, byteOffset, dst, dstOff, n);
-            case BF16 -> decodeBf16(src, byteOffset, dst, dstOff, n);
+            case F16 -> Kernels.decodeF16(src, byteOffset, dst, dstOff, n);
+            case BF16 -> Kernels.decodeBf16(src, byteOffset, dst, dstOff, n);
             case F64 -> decodeF64(src, byteOffset, dst, dstOff, n);
             case F8_E4M3 -> decodeTable(E4M3, src, byteOffset, dst, dstOff, n);
             case F8_E5M2 -> decodeTable(E5M2, src, byteOffset, dst, dstOff, n);
@@ -100,19 +100,6 @@ public final class Codec {
             case I8 -> decodeI8(src, byteOffset, dst, dstOff, n);
             case U8 -> decodeU8(src, byteOffset, dst, dstOff, n);
             case BOOL -> decodeBool(src, byteOffset, dst, dstOff, n);
-        }
-    }
-
-    private static void decodeF16(MemorySegment src, long off, float[] dst, int dstOff, int n) {
-        for (int i = 0; i < n; i++) {
-            dst[dstOff + i] = Float.float16ToFloat(src.get(SHORT_LE, off + 2L * i));
-        }
-    }
-
-    private static void decodeBf16(MemorySegment src, long off, float[] dst, int dstOff, int n) {
-        for (int i = 0; i < n; i++) {
-            // an unsigned load needs no sign extension before the shift
-            dst[dstOff + i] = Float.intBitsToFloat(src.get(CHAR_LE, off + 2L * i) << 16);
         }
     }
 
@@ -173,8 +160,8 @@ public final class Codec {
     public static void encode(DType dt, float[] src, int srcOff, int n, MemorySegment dst, long byteOffset) {
         switch (dt) {
             case F32 -> MemorySegment.copy(src, srcOff, dst, FLOAT_LE, byteOffset, n);
-            case F16 -> encodeF16(src, srcOff, n, dst, byteOffset);
-            case BF16 -> encodeBf16(src, srcOff, n, dst, byteOffset);
+            case F16 -> Kernels.encodeF16(src, srcOff, n, dst, byteOffset);
+            case BF16 -> Kernels.encodeBf16(src, srcOff, n, dst, byteOffset);
             case F64 -> encodeF64(src, srcOff, n, dst, byteOffset);
             case F8_E4M3 -> encodeE4m3(src, srcOff, n, dst, byteOffset);
             case F8_E5M2 -> encodeE5m2(src, srcOff, n, dst, byteOffset);
@@ -184,18 +171,6 @@ public final class Codec {
             case I8 -> encodeI8(src, srcOff, n, dst, byteOffset);
             case U8 -> encodeU8(src, srcOff, n, dst, byteOffset);
             case BOOL -> encodeBool(src, srcOff, n, dst, byteOffset);
-        }
-    }
-
-    private static void encodeF16(float[] src, int srcOff, int n, MemorySegment dst, long off) {
-        for (int i = 0; i < n; i++) {
-            dst.set(SHORT_LE, off + 2L * i, Float.floatToFloat16(src[srcOff + i]));
-        }
-    }
-
-    private static void encodeBf16(float[] src, int srcOff, int n, MemorySegment dst, long off) {
-        for (int i = 0; i < n; i++) {
-            dst.set(SHORT_LE, off + 2L * i, floatToBf16(src[srcOff + i]));
         }
     }
 
@@ -361,16 +336,8 @@ public final class Codec {
         switch (dt) {
             case F32, F64 -> {
             }
-            case F16 -> {
-                for (int i = off; i < off + n; i++) {
-                    a[i] = Float.float16ToFloat(Float.floatToFloat16(a[i]));
-                }
-            }
-            case BF16 -> {
-                for (int i = off; i < off + n; i++) {
-                    a[i] = bf16ToFloat(floatToBf16(a[i]));
-                }
-            }
+            case F16 -> Kernels.roundF16(a, off, n);
+            case BF16 -> Kernels.roundBf16(a, off, n);
             default -> {
                 for (int i = off; i < off + n; i++) {
                     a[i] = round(dt, a[i]);

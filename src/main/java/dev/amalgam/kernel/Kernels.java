@@ -1,0 +1,106 @@
+package dev.amalgam.kernel;
+
+import dev.amalgam.io.DType;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The entry point to the hot loops of the kernel stage: float16/bfloat16 codecs and the elementwise
+ * passes of LERP/SLERP and linear merges. The implementation is chosen once, when this class is
+ * initialised: the Vector API kernels when the {@code jdk.incubator.vector} module is in the boot
+ * layer (the launcher adds it) and the CPU has vectors of 128 bits or more, else the scalar
+ * reference. Both give the same bits for every input. {@code -Damalgam.kernels=scalar} forces the
+ * scalar kernels, to compare the two in a whole merge.
+ */
+public final class Kernels {
+
+    /** The system property that forces the scalar kernels when set to {@code scalar}. */
+    public static final String PROPERTY = "amalgam.kernels";
+
+    private static final KernelProvider VECTOR = loadVector();
+    private static final KernelProvider IMPL =
+            "scalar".equals(System.getProperty(PROPERTY)) || VECTOR == null ? ScalarKernels.INSTANCE : VECTOR;
+
+    private Kernels() {
+    }
+
+    private static KernelProvider loadVector() {
+        if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
+            return null;
+        }
+        try {
+            // by name, so that no class that names the incubator module is linked without it
+            Class<?> c = Class.forName("dev.amalgam.kernel.VectorKernels");
+            if (!(boolean) c.getDeclaredMethod("usable").invoke(null)) {
+                return null;
+            }
+            return (KernelProvider) c.getDeclaredConstructor().newInstance();
+        } catch (ReflectiveOperationException | LinkageError | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /** What runs: {@code scalar}, or {@code vector (Species[...])}. */
+    public static String describe() {
+        return IMPL.describe();
+    }
+
+    /** The implementation in use. */
+    static KernelProvider get() {
+        return IMPL;
+    }
+
+    /** The scalar reference. */
+    static KernelProvider scalar() {
+        return ScalarKernels.INSTANCE;
+    }
+
+    /** The Vector API implementation, or null when the module is absent or the CPU has no vectors. */
+    static KernelProvider vector() {
+        return VECTOR;
+    }
+
+    /** Decodes {@code n} bfloat16 values at byte {@code off} of {@code src} into {@code dst[dstOff..)}. */
+    public static void decodeBf16(MemorySegment src, long off, float[] dst, int dstOff, int n) {
+        IMPL.decodeBf16(src, off, dst, dstOff, n);
+    }
+
+    /** Encodes {@code src[srcOff..srcOff+n)} as bfloat16 (RNE, NaN → 0x7FC0) at byte {@code off} of {@code dst}. */
+    public static void encodeBf16(float[] src, int srcOff, int n, MemorySegment dst, long off) {
+        IMPL.encodeBf16(src, srcOff, n, dst, off);
+    }
+
+    /** Decodes {@code n} float16 values at byte {@code off} of {@code src} into {@code dst[dstOff..)}. */
+    public static void decodeF16(MemorySegment src, long off, float[] dst, int dstOff, int n) {
+        IMPL.decodeF16(src, off, dst, dstOff, n);
+    }
+
+    /** Encodes {@code src[srcOff..srcOff+n)} as float16 (RNE) at byte {@code off} of {@code dst}. */
+    public static void encodeF16(float[] src, int srcOff, int n, MemorySegment dst, long off) {
+        IMPL.encodeF16(src, srcOff, n, dst, off);
+    }
+
+    /** Rounds {@code a[off..off+n)} to bfloat16 and back, in place. */
+    public static void roundBf16(float[] a, int off, int n) {
+        IMPL.roundBf16(a, off, n);
+    }
+
+    /** Rounds {@code a[off..off+n)} to float16 and back, in place. */
+    public static void roundF16(float[] a, int off, int n) {
+        IMPL.roundF16(a, off, n);
+    }
+
+    /** {@code out[e] = R_d(c0·a[e] + c1·b[e])} for e in [0, n): SLERP's and LERP's applying pass. */
+    public static void lerp(DType d, float c0, float[] a, float c1, float[] b, float[] out, int n) {
+        IMPL.lerp(d, c0, a, c1, b, out, n);
+    }
+
+    /**
+     * Linear's applying pass: {@code acc = Σ_k R_d(w[k]·in[k][e])} in float32 in operand order, then
+     * {@code out[e] = normalize ? R_d(R_d(acc) / divisor) : R_d(acc)}.
+     */
+    public static void weightedSum(DType d, float[] w, float[][] in, int n, boolean normalize, float divisor,
+                                   float[] out) {
+        IMPL.weightedSum(d, w, in, n, normalize, divisor, out);
+    }
+}

@@ -1,0 +1,347 @@
+package dev.amalgam.kernel;
+
+import dev.amalgam.io.DType;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.SplittableRandom;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The Vector API kernels against the scalar reference, bit for bit: odd sizes, unaligned offsets,
+ * every float16 and bfloat16 pattern, the neighbours and midpoints of every pattern, and random
+ * values of every class (NaN payloads, infinities, subnormals, overflow, ties). Conversions agree
+ * on every bit; merge passes on every bit of every number, and on NaN-ness where arithmetic makes
+ * the NaN.
+ */
+class KernelAgreementTest {
+
+    private static final int[] SIZES = {1, 3, 7, 15, 17, 31, 1023};
+    private static final long SEED = 0x5EED_AB1EL;
+    private static final ValueLayout.OfShort SHORT_LE =
+            ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private static KernelProvider scalar;
+    private static KernelProvider vector;
+
+    @BeforeAll
+    static void providers() {
+        scalar = Kernels.scalar();
+        vector = Kernels.vector();
+    }
+
+    @Test
+    void theVectorKernelsAreChosenWhenTheModuleIsPresent() {
+        assertThat(ModuleLayer.boot().findModule("jdk.incubator.vector")).isPresent();
+        assumeTrue(vector != null, "this CPU has no vectors of 128 bits or more");
+        assertThat(Kernels.describe()).startsWith("vector (");
+        assertThat(Kernels.get()).isSameAs(vector);
+    }
+
+    // ---------------------------------------------------------------------------------- inputs
+
+    /** Every 16-bit pattern. */
+    private static short[] allHalves() {
+        short[] h = new short[65536];
+        for (int i = 0; i < h.length; i++) {
+            h[i] = (short) i;
+        }
+        return h;
+    }
+
+    /**
+     * Floats around every float16 or bfloat16 value: the value, its float32 neighbours, the midpoint
+     * to the next value (a tie) and the midpoint's neighbours; NaNs with many payloads included.
+     */
+    private static float[] aroundEveryHalf(DType dt) {
+        float[] out = new float[65536 * 6];
+        int k = 0;
+        for (int h = 0; h < 65536; h++) {
+            float v = dt == DType.BF16 ? Float.intBitsToFloat(h << 16) : Float.float16ToFloat((short) h);
+            int b = Float.floatToRawIntBits(v);
+            int half = dt == DType.BF16 ? 0x8000 : (Math.abs(v) < 0x1p-14f ? 0 : 0x1000);
+            int mid = half == 0 ? Float.floatToRawIntBits(v + Math.copySign(0x1p-25f, v)) : b + half;
+            out[k++] = v;
+            out[k++] = Float.intBitsToFloat(b + 1);
+            out[k++] = Float.intBitsToFloat(b - 1);
+            out[k++] = Float.intBitsToFloat(mid);
+            out[k++] = Float.intBitsToFloat(mid + 1);
+            out[k++] = Float.intBitsToFloat(mid - 1);
+        }
+        return out;
+    }
+
+    /** Random floats of every class (see {@link CodecTest#randomFloats}), plus NaNs with random payloads. */
+    private static float[] randomFloats(SplittableRandom r, int n) {
+        float[] a = CodecTest.randomFloats(r, n);
+        for (int i = 0; i < n; i++) {
+            if (r.nextInt(50) == 0) {
+                a[i] = Float.intBitsToFloat(0x7F800001 | r.nextInt() & 0x807FFFFF);
+            }
+        }
+        return a;
+    }
+
+    /** Values a merge actually sees: rounded to {@code dt}, mostly small, a few specials. */
+    private static float[] weights(SplittableRandom r, int n, DType dt) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = Codec.round(dt, r.nextInt(40) == 0 ? CodecTest.randomFloats(r, 1)[0] : (float) (0.05 * r.nextGaussian()));
+        }
+        return a;
+    }
+
+    private static void assertSameBits(float[] expected, float[] actual, String what) {
+        assertSame(expected, actual, what, false);
+    }
+
+    /**
+     * Same bits, except that with {@code anyNaN} two NaNs match whatever their payloads: the payload
+     * and sign of a NaN made by arithmetic are not specified by Java, and differ between C2
+     * compilations of the scalar loops themselves.
+     */
+    private static void assertSame(float[] expected, float[] actual, String what, boolean anyNaN) {
+        assertThat(actual).hasSameSizeAs(expected);
+        for (int i = 0; i < expected.length; i++) {
+            int e = Float.floatToRawIntBits(expected[i]);
+            int a = Float.floatToRawIntBits(actual[i]);
+            if (e != a && !(anyNaN && Float.isNaN(expected[i]) && Float.isNaN(actual[i]))) {
+                fail(String.format(java.util.Locale.ROOT, "%s: element %d: scalar 0x%08X, vector 0x%08X", what, i, e, a));
+            }
+        }
+    }
+
+    private static void assertSameBytes(MemorySegment expected, MemorySegment actual, String what) {
+        long m = expected.mismatch(actual);
+        if (m >= 0) {
+            fail(String.format(java.util.Locale.ROOT, "%s: first difference at byte %d", what, m));
+        }
+    }
+
+    // --------------------------------------------------------------------------------- decode
+
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(value = DType.class, names = {"F16", "BF16"})
+    void decodeOfEveryPatternAgrees(DType dt) {
+        assumeTrue(vector != null);
+        short[] h = allHalves();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment seg = arena.allocate(2L * h.length + 1);
+            for (int offset : new int[] {0, 1}) {
+                MemorySegment.copy(h, 0, seg, SHORT_LE, offset, h.length);
+                float[] s = new float[h.length];
+                float[] v = new float[h.length];
+                decode(scalar, dt, seg, offset, s, 0, h.length);
+                decode(vector, dt, seg, offset, v, 0, h.length);
+                assertSameBits(s, v, dt + " decode at byte offset " + offset);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0} seed 0x5EEDAB1E")
+    @EnumSource(value = DType.class, names = {"F16", "BF16"})
+    void decodeOnOddSizesAndOffsets(DType dt) {
+        assumeTrue(vector != null);
+        SplittableRandom r = new SplittableRandom(SEED);
+        try (Arena arena = Arena.ofConfined()) {
+            for (int n : SIZES) {
+                for (int offset : new int[] {0, 1, 6}) {
+                    MemorySegment seg = arena.allocate(2L * n + offset);
+                    for (int i = 0; i < n; i++) {
+                        seg.set(SHORT_LE, offset + 2L * i, (short) r.nextInt());
+                    }
+                    float[] s = new float[n + 3];
+                    float[] v = new float[n + 3];
+                    decode(scalar, dt, seg, offset, s, 3, n);
+                    decode(vector, dt, seg, offset, v, 3, n);
+                    assertSameBits(s, v, dt + " decode n=" + n + " offset=" + offset);
+                }
+            }
+        }
+    }
+
+    @Test
+    void decodeFromAHeapSegmentThatIsNotBytes() {
+        assumeTrue(vector != null);
+        short[] h = allHalves();
+        MemorySegment seg = MemorySegment.ofArray(h);
+        for (DType dt : new DType[] {DType.F16, DType.BF16}) {
+            float[] s = new float[h.length];
+            float[] v = new float[h.length];
+            decode(scalar, dt, seg, 0, s, 0, h.length);
+            decode(vector, dt, seg, 0, v, 0, h.length);
+            assertSameBits(s, v, dt + " decode from short[]");
+        }
+    }
+
+    private static void decode(KernelProvider k, DType dt, MemorySegment src, long off, float[] dst, int dstOff, int n) {
+        if (dt == DType.BF16) {
+            k.decodeBf16(src, off, dst, dstOff, n);
+        } else {
+            k.decodeF16(src, off, dst, dstOff, n);
+        }
+    }
+
+    // ---------------------------------------------------------------------------- encode, round
+
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(value = DType.class, names = {"F16", "BF16"})
+    void encodeAndRoundAgreeAroundEveryPattern(DType dt) {
+        assumeTrue(vector != null);
+        checkEncodeAndRound(dt, aroundEveryHalf(dt), "around every pattern");
+    }
+
+    @ParameterizedTest(name = "{0} seed 0x5EEDAB1E")
+    @EnumSource(value = DType.class, names = {"F16", "BF16"})
+    void encodeAndRoundAgreeOnRandomFloats(DType dt) {
+        assumeTrue(vector != null);
+        SplittableRandom r = new SplittableRandom(SEED);
+        checkEncodeAndRound(dt, randomFloats(r, 1 << 18), "random floats");
+    }
+
+    @ParameterizedTest(name = "{0} seed 0x5EEDAB1E")
+    @EnumSource(value = DType.class, names = {"F16", "BF16"})
+    void encodeAndRoundOnOddSizesAndOffsets(DType dt) {
+        assumeTrue(vector != null);
+        SplittableRandom r = new SplittableRandom(SEED);
+        for (int n : SIZES) {
+            float[] x = randomFloats(r, n + 5);
+            try (Arena arena = Arena.ofConfined()) {
+                for (int offset : new int[] {0, 1, 6}) {
+                    MemorySegment s = arena.allocate(2L * n + offset);
+                    MemorySegment v = arena.allocate(2L * n + offset);
+                    encode(scalar, dt, x, 5, n, s, offset);
+                    encode(vector, dt, x, 5, n, v, offset);
+                    assertSameBytes(s, v, dt + " encode n=" + n + " offset=" + offset);
+                }
+            }
+            float[] s = x.clone();
+            float[] v = x.clone();
+            round(scalar, dt, s, 2, n);
+            round(vector, dt, v, 2, n);
+            assertSameBits(s, v, dt + " round n=" + n);
+        }
+    }
+
+    private static void checkEncodeAndRound(DType dt, float[] x, String what) {
+        int n = x.length;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(2L * n);
+            MemorySegment v = arena.allocate(2L * n);
+            encode(scalar, dt, x, 0, n, s, 0);
+            encode(vector, dt, x, 0, n, v, 0);
+            assertSameBytes(s, v, dt + " encode " + what);
+        }
+        float[] s = x.clone();
+        float[] v = x.clone();
+        round(scalar, dt, s, 0, n);
+        round(vector, dt, v, 0, n);
+        assertSameBits(s, v, dt + " round " + what);
+    }
+
+    private static void encode(KernelProvider k, DType dt, float[] src, int srcOff, int n, MemorySegment dst, long off) {
+        if (dt == DType.BF16) {
+            k.encodeBf16(src, srcOff, n, dst, off);
+        } else {
+            k.encodeF16(src, srcOff, n, dst, off);
+        }
+    }
+
+    private static void round(KernelProvider k, DType dt, float[] a, int off, int n) {
+        if (dt == DType.BF16) {
+            k.roundBf16(a, off, n);
+        } else {
+            k.roundF16(a, off, n);
+        }
+    }
+
+    @Test
+    void bf16NaNBecomesTheCanonicalQuietNaN() {
+        assumeTrue(vector != null);
+        float[] x = new float[64];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = Float.intBitsToFloat(i % 2 == 0 ? 0x7F800001 + i : 0xFFFFFFFF - i);
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment seg = arena.allocate(2L * x.length);
+            vector.encodeBf16(x, 0, x.length, seg, 0);
+            for (int i = 0; i < x.length; i++) {
+                assertThat(seg.get(SHORT_LE, 2L * i)).isEqualTo((short) 0x7FC0);
+            }
+        }
+        vector.roundBf16(x, 0, x.length);
+        for (float f : x) {
+            assertThat(Float.floatToRawIntBits(f)).isEqualTo(0x7FC00000);
+        }
+    }
+
+    // ------------------------------------------------------------------------ lerp, weighted sum
+
+    @ParameterizedTest(name = "{0} seed 0x5EEDAB1E")
+    @EnumSource(value = DType.class, names = {"F32", "F16", "BF16", "F8_E4M3"})
+    void lerpAgrees(DType dt) {
+        assumeTrue(vector != null);
+        SplittableRandom r = new SplittableRandom(SEED);
+        float[][] coefficients = {{0.5f, 0.5f}, {0.3f, 0.7f}, {1f, 0f}, {-0.25f, 1.25f}, {0.98f, 0.0303f}};
+        for (int n : new int[] {1, 3, 7, 15, 17, 31, 1023, 65536}) {
+            float[] a = weights(r, n, dt);
+            float[] b = weights(r, n, dt);
+            for (float[] c : coefficients) {
+                float[] s = new float[n];
+                float[] v = new float[n];
+                scalar.lerp(dt, c[0], a, c[1], b, s, n);
+                vector.lerp(dt, c[0], a, c[1], b, v, n);
+                assertSame(s, v, dt + " lerp n=" + n + " c=" + c[0] + "," + c[1], true);
+            }
+            float[] x = randomFloats(r, n);
+            float[] y = randomFloats(r, n);
+            float[] s = new float[n];
+            float[] v = new float[n];
+            scalar.lerp(dt, 0.6f, x, 0.4f, y, s, n);
+            vector.lerp(dt, 0.6f, x, 0.4f, y, v, n);
+            assertSame(s, v, dt + " lerp of random floats n=" + n, true);
+        }
+    }
+
+    @ParameterizedTest(name = "{0} operands seed 0x5EEDAB1E")
+    @ValueSource(ints = {1, 2, 3, 5})
+    void weightedSumAgrees(int operands) {
+        assumeTrue(vector != null);
+        SplittableRandom r = new SplittableRandom(SEED + operands);
+        for (DType dt : new DType[] {DType.F32, DType.F16, DType.BF16, DType.F8_E5M2}) {
+            for (int n : new int[] {1, 3, 7, 15, 17, 31, 1023, 65536}) {
+                float[][] in = new float[operands][];
+                float[][] wild = new float[operands][];
+                float[] w = new float[operands];
+                float sum = 0;
+                for (int k = 0; k < operands; k++) {
+                    in[k] = weights(r, n, dt);
+                    wild[k] = randomFloats(r, n);
+                    w[k] = Codec.round(dt, (float) r.nextDouble(-0.5, 1.5));
+                    sum += w[k];
+                }
+                float divisor = Codec.round(dt, sum);
+                for (boolean normalize : new boolean[] {true, false}) {
+                    for (float[][] x : new float[][][] {in, wild}) {
+                        float[] s = new float[n];
+                        float[] v = new float[n];
+                        scalar.weightedSum(dt, w, x, n, normalize, divisor, s);
+                        vector.weightedSum(dt, w, x, n, normalize, divisor, v);
+                        assertSame(s, v, dt + " weighted sum n=" + n + " normalize=" + normalize
+                                + (x == wild ? " random floats" : ""), true);
+                    }
+                }
+            }
+        }
+    }
+}
