@@ -14,6 +14,9 @@ public final class Methods {
     private static final List<MergeMethod> ALL = List.of(
             new Linear(),
             new Slerp(),
+            new NuSlerp(),
+            new MultiSlerp(),
+            new Karcher(),
             new Passthrough(),
             TaskArithmetic.taskArithmetic(),
             TaskArithmetic.ties(),
