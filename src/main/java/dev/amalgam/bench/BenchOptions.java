@@ -1,0 +1,42 @@
+package dev.amalgam.bench;
+
+import dev.amalgam.io.DType;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * What {@link Bench} runs. Bench stage.
+ *
+ * @param cache   where the models are generated once and kept, and where outputs are written (and deleted)
+ * @param cases   the merge cases, in table order (the big case is added by {@code big})
+ * @param dtypes  the model dtypes, each a separate set of models
+ * @param repeat  runs of each case; the fastest is reported
+ * @param threads worker threads of each merge
+ * @param small   use {@link BenchShape#SMALL} instead of TinyLlama (a smoke test)
+ * @param big     also run the one-billion-element-tensor case
+ * @param csv     the CSV file to write
+ */
+public record BenchOptions(Path cache, List<BenchCase> cases, List<DType> dtypes, int repeat, int threads,
+                           boolean small, boolean big, Path csv) {
+
+    public BenchOptions {
+        cases = List.copyOf(cases);
+        dtypes = List.copyOf(dtypes);
+    }
+
+    /** The default cache, {@code ~/.cache/amalgam/bench}. */
+    public static Path defaultCache() {
+        return Path.of(System.getProperty("user.home"), ".cache", "amalgam", "bench");
+    }
+
+    /** The shape of the regular cases. */
+    BenchShape shape() {
+        return small ? BenchShape.SMALL : BenchShape.TINYLLAMA;
+    }
+
+    /** The shape of the big case. */
+    BenchShape bigShape() {
+        return small ? BenchShape.BIG_SMALL : BenchShape.BIG;
+    }
+}
