@@ -175,11 +175,17 @@ public final class Executor {
             float[][] in = new float[n][size];
             float[] out = new float[size];
             DType work = t.context().workDtype();
+            RowReader[] rows = new RowReader[n];
+            for (int k = 0; k < n; k++) {
+                if (ops.get(k).rows() != null) {
+                    rows[k] = new RowReader(ops.get(k).rows(), work, t.shape()[1]);
+                }
+            }
             for (int pass = 0; pass < m.measuringPasses(); pass++) {
                 for (long off = 0; off < numel; off += size) {
                     int len = (int) Math.min(size, numel - off);
                     for (int k = 0; k < n; k++) {
-                        read(ops.get(k), t.shape(), work, off, len, in[k]);
+                        read(ops.get(k), rows[k], t.shape(), work, off, len, in[k]);
                     }
                     m.measure(pass, in, len, off);
                 }
@@ -191,7 +197,7 @@ public final class Executor {
                 for (long off = 0; off < numel; off += size) {
                     int len = (int) Math.min(size, numel - off);
                     for (int k = 0; k < n; k++) {
-                        read(ops.get(k), t.shape(), work, off, len, in[k]);
+                        read(ops.get(k), rows[k], t.shape(), work, off, len, in[k]);
                     }
                     m.apply(in, len, off, out);
                     Codec.encode(t.dtype(), out, 0, len, buf, 0);
@@ -209,9 +215,14 @@ public final class Executor {
 
     /**
      * Reads elements {@code [off, off+len)} of an operand as working-dtype values. A cropped
-     * operand (an embedding matrix wider than the output) is read row by row.
+     * operand (an embedding matrix wider than the output) is read row by row; a re-indexed one
+     * (a vocabulary matrix of a built tokenizer) through its {@code rows} reader.
      */
-    static void read(Operand op, long[] outShape, DType work, long off, int len, float[] dst) {
+    static void read(Operand op, RowReader rows, long[] outShape, DType work, long off, int len, float[] dst) {
+        if (rows != null) {
+            rows.read(off, len, dst);
+            return;
+        }
         DType stored = op.tensor().info().dtype();
         MemorySegment data = op.tensor().data();
         int esz = stored.byteSize();

@@ -10,6 +10,8 @@ import dev.amalgam.io.SafetensorsIndex;
 import dev.amalgam.plan.OutputTensor;
 import dev.amalgam.plan.Plan;
 import dev.amalgam.plan.Shard;
+import dev.amalgam.tokenizer.TokenizerFiles;
+import dev.amalgam.tokenizer.TokenizerPlan;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -43,9 +45,10 @@ public final class OutputFiles {
     }
 
     /**
-     * Writes every non-tensor file into {@code dir}.
+     * Writes every non-tensor file into {@code dir}. A built tokenizer is always written; a donor
+     * tokenizer re-written with a chat template, or copied verbatim, only with {@code copyTokenizer}.
      *
-     * @return the names of the tokenizer files copied (empty when none)
+     * @return the names of the tokenizer files written or copied (empty when none)
      */
     public static List<String> write(Plan plan, Path dir, String title, boolean copyTokenizer,
                                      boolean writeModelCard) {
@@ -63,7 +66,20 @@ public final class OutputFiles {
         }
         writeText(dir.resolve("config.json"), toJson(sorted(plan.outputConfig())));
         List<String> copied = new ArrayList<>();
-        if (copyTokenizer) {
+        TokenizerPlan tok = plan.tokenizer();
+        if (tok != null && (tok.built() || copyTokenizer)) {
+            for (TokenizerFiles.OutFile f : TokenizerFiles.files(tok, plan.donorDir())) {
+                if (!copyTokenizer && f.name().equals("generation_config.json")) {
+                    continue;
+                }
+                if (f.copyFrom() != null) {
+                    copy(f.copyFrom(), dir.resolve(f.name()));
+                } else {
+                    writeText(dir.resolve(f.name()), f.text());
+                }
+                copied.add(f.name());
+            }
+        } else if (tok == null && copyTokenizer) {
             Path donor = plan.donorDir();
             boolean hasTokenizer = Files.isRegularFile(donor.resolve("tokenizer_config.json"))
                     && (Files.isRegularFile(donor.resolve("tokenizer.json"))

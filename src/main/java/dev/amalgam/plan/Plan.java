@@ -5,6 +5,7 @@ import dev.amalgam.method.MergeMethod;
 import dev.amalgam.model.Model;
 import dev.amalgam.recipe.ModelRef;
 import dev.amalgam.recipe.Recipe;
+import dev.amalgam.tokenizer.TokenizerPlan;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -12,8 +13,9 @@ import java.util.Map;
 
 /**
  * A merge fully decided: every output tensor with its inputs, method parameters, dtype and
- * shard; the output config.json; the donor of tokenizer files; and an account of the input
- * tensors the output does not use. Plan stage; it owns the opened models and closes them.
+ * shard; the output config.json; the donor of tokenizer files, or the output tokenizer; and an
+ * account of the input tensors the output does not use. Plan stage; it owns the opened models
+ * and closes them.
  *
  * @param recipe       the recipe
  * @param method       the merge method
@@ -26,10 +28,13 @@ import java.util.Map;
  * @param layers       number of output layers
  * @param unused       per model, the input tensors no output tensor reads, with the reason
  * @param warnings     things the user should know that do not stop the merge
+ * @param tokenizer    the output tokenizer when one is built or re-written with a chat template; null
+ *                     when the donor's tokenizer files are copied verbatim
  */
 public record Plan(Recipe recipe, MergeMethod method, Map<ModelRef, Model> models, ModelRef baseModel,
                    ModelRef donor, List<OutputTensor> tensors, List<Shard> shards, ObjectNode outputConfig,
-                   int layers, Map<ModelRef, List<String>> unused, List<String> warnings) implements AutoCloseable {
+                   int layers, Map<ModelRef, List<String>> unused, List<String> warnings,
+                   TokenizerPlan tokenizer) implements AutoCloseable {
 
     public Path donorDir() {
         return models.get(donor).dir();

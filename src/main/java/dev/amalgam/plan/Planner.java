@@ -23,6 +23,11 @@ import dev.amalgam.recipe.ParameterResolver;
 import dev.amalgam.recipe.ParameterSet;
 import dev.amalgam.recipe.Recipe;
 import dev.amalgam.recipe.Suggest;
+import dev.amalgam.tokenizer.EmbeddingRows;
+import dev.amalgam.tokenizer.HfTokenizer;
+import dev.amalgam.tokenizer.RowMap;
+import dev.amalgam.tokenizer.TokenizerPlan;
+import dev.amalgam.tokenizer.TokenizerPlanner;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -49,6 +54,11 @@ import java.util.TreeSet;
  * numbered by a running counter across slices; a layer's gradient position is
  * {@code idx/(L-1)} within its slice ({@code 1} for one-layer slices); pre-layer weights take
  * the first slice's models, post-layer weights the last slice's, both at position 0.
+ *
+ * <p>With {@code tokenizer_source} or {@code tokenizer:}, the output vocabulary is built first
+ * ({@link TokenizerPlanner}) and every vocabulary matrix operand is re-indexed to it through a
+ * {@link RowMap}; config.json gets the new {@code vocab_size} and special-token ids. Without
+ * them, an output whose embedding rows are fewer than its tokenizer's tokens is refused.
  */
 public final class Planner {
 
@@ -62,6 +72,8 @@ public final class Planner {
     private final DType recipeDtype;
     private final DType outDtype;
     private OutputModule module;
+    private ModelLocator locator;
+    private TokenizerPlan tokenizer;
 
     private Planner(Recipe recipe, PlanOptions options) {
         this.recipe = recipe;
@@ -138,6 +150,8 @@ public final class Planner {
         checkSlices(slices);
 
         ModelRef donor = base != null ? base : recipe.referencedModels().getFirst();
+        tokenizer = TokenizerPlanner.plan(recipe, Collections.unmodifiableMap(models), vocabRows(), donor, locator,
+                warnings);
         Architecture donorArch = archs.get(donor);
         List<OutputTensor> tensors = new ArrayList<>();
         OutputSlice first = slices.getFirst();
@@ -173,26 +187,23 @@ public final class Planner {
         }
         List<OutputTensor> ordered = new ArrayList<>(tensors);
         ordered.sort(Comparator.comparing(OutputTensor::orderKey));
+        checkVocabRows(ordered, donor);
         List<Shard> shards = shard(ordered);
         ObjectNode config = outputConfig(donor, donorArch, out, modelsForm, ordered);
         return new Plan(recipe, method, Collections.unmodifiableMap(models), base, donor, List.copyOf(ordered),
-                shards, config, out, unusedTensors(), List.copyOf(warnings));
+                shards, config, out, unusedTensors(), List.copyOf(warnings), tokenizer);
     }
 
     private void openModels() {
         Path recipeDir = recipe.file() == null ? null : recipe.file().toAbsolutePath().getParent();
-        ModelLocator locator = new ModelLocator(options.workDir(), recipeDir);
+        locator = new ModelLocator(options.workDir(), recipeDir, options.hubCache());
         for (ModelRef ref : recipe.referencedModels()) {
             Where where = whereOf(ref);
             if (ref.hasLora()) {
                 throw AmalgamException.input("LoRA references (model+lora) are not supported yet: " + ref, where,
                         "merge the adapter into the model first and reference the merged directory");
             }
-            if (ref.revision() != null) {
-                throw AmalgamException.input("revisions (model@revision) need the Hugging Face cache, which is not "
-                        + "read yet: " + ref, where, "reference a local directory");
-            }
-            Path dir = locator.locate(ref.path(), where);
+            Path dir = locator.locate(ref.path(), ref.revision(), where);
             Model m = Model.open(dir, ref.toString());
             models.put(ref, m);
             archs.put(ref, Architecture.infer(m));
@@ -240,7 +251,7 @@ public final class Planner {
         if (base != null && !hasBase) {
             sources.add(new InputSlice(base, 0, archs.get(base).numLayers(), ParameterSet.EMPTY,
                     recipe.baseModelWhere(), recipe.baseModelWhere()));
-            if (method.baseRule() != MergeMethod.BaseRule.REQUIRED) {
+            if (method.baseRule() == MergeMethod.BaseRule.UNUSED) {
                 warnings.add("base_model " + base + " is not among the models; it is merged as an extra input, "
                         + "as mergekit does");
             }
@@ -345,12 +356,14 @@ public final class Planner {
                     "the models of a slice must share an architecture and layer layout");
         }
         long[] shape = handles.getFirst().info().shape();
+        boolean reindex = tokenizer != null && tokenizer.built() && Architecture.isVocabMatrix(name)
+                && shape.length == 2;
         long cropRows = -1;
         long cropCols = -1;
         for (int k = 1; k < handles.size(); k++) {
             long[] s = handles.get(k).info().shape();
-            if (!Arrays.equals(s, shape)) {
-                if (s.length == 2 && shape.length == 2 && Architecture.isVocabMatrix(name)) {
+            if (reindex ? s.length != 2 || s[1] != shape[1] : !Arrays.equals(s, shape)) {
+                if (!reindex && s.length == 2 && shape.length == 2 && Architecture.isVocabMatrix(name)) {
                     cropRows = cropRows < 0 ? Math.min(s[0], shape[0]) : Math.min(cropRows, s[0]);
                     cropCols = cropCols < 0 ? Math.min(s[1], shape[1]) : Math.min(cropCols, s[1]);
                 } else {
@@ -370,6 +383,11 @@ public final class Planner {
             warnings.add(String.format(Locale.ROOT, "%s: sizes differ between models; cropped to the common [%d, %d]",
                     name, cropRows, cropCols));
             shape = new long[]{cropRows, cropCols};
+        }
+        List<RowMap> rowMaps = null;
+        if (reindex) {
+            shape = new long[]{tokenizer.paddedSize(), shape[1]};
+            rowMaps = EmbeddingRows.rowMaps(tokenizer, name, srcs.stream().map(InputSlice::model).toList(), handles);
         }
         ModelRef base = baseOf(slice);
         boolean allFloat = handles.stream().allMatch(h -> h.info().dtype().isFloatingPoint());
@@ -442,7 +460,8 @@ public final class Planner {
         for (int k = 0; k < srcs.size(); k++) {
             TensorHandle h = handles.get(k);
             long cc = cropRows >= 0 && h.info().shape()[1] != shape[1] ? shape[1] : -1;
-            Operand op = new Operand(srcs.get(k).model(), inputNames.get(k), h, cc);
+            Operand op = new Operand(srcs.get(k).model(), inputNames.get(k), h, cc,
+                    rowMaps == null ? null : rowMaps.get(k));
             ops.add(op);
             markUsed(op);
             if (h.name().compareTo(orderKey) > 0) {
@@ -450,7 +469,8 @@ public final class Planner {
             }
         }
         DType stored = handles.getFirst().info().dtype();
-        boolean copy = ops.size() == 1 && !ops.getFirst().cropped() && cropRows < 0 && method.isIdentity(ctx)
+        boolean copy = ops.size() == 1 && !ops.getFirst().cropped() && cropRows < 0 && !reindex
+                && method.isIdentity(ctx)
                 && stored == dt && (work == stored || work == DType.F32 || work == DType.F64);
         out.add(new OutputTensor(name, shape, dt, List.copyOf(ops), ctx, copy, role, orderKey));
     }
@@ -526,6 +546,9 @@ public final class Planner {
                 cfg.put("torch_dtype", dt);
             }
         }
+        if (tokenizer != null) {
+            tokenizer.updateConfig(cfg, true, warnings);
+        }
         JsonNode tie = cfg.get("tie_word_embeddings");
         boolean hasHead = tensors.stream().anyMatch(t -> Architecture.isOutputHead(t.name()));
         if (hasHead && tie != null && tie.asBoolean(false)) {
@@ -534,6 +557,53 @@ public final class Planner {
                     + "tie_word_embeddings is set to false");
         }
         return cfg;
+    }
+
+    /** Per model, the rows of its smallest vocabulary matrix (for token_id checks). */
+    private Map<ModelRef, Long> vocabRows() {
+        Map<ModelRef, Long> rows = new LinkedHashMap<>();
+        models.forEach((ref, m) -> m.tensors().forEach((n, h) -> {
+            if (Architecture.isVocabMatrix(n) && h.info().shape().length == 2) {
+                rows.merge(ref, h.info().shape()[0], Math::min);
+            }
+        }));
+        return rows;
+    }
+
+    /**
+     * Refuses an output whose tokenizer has more tokens than its vocabulary matrices have rows
+     * (more rows are padding, and fine).
+     */
+    private void checkVocabRows(List<OutputTensor> tensors, ModelRef donor) {
+        long rows = Long.MAX_VALUE;
+        String tensor = null;
+        for (OutputTensor t : tensors) {
+            if (Architecture.isVocabMatrix(t.name()) && t.shape().length == 2 && t.shape()[0] < rows) {
+                rows = t.shape()[0];
+                tensor = t.name();
+            }
+        }
+        if (tensor == null) {
+            return;
+        }
+        HfTokenizer tok;
+        if (tokenizer != null) {
+            tok = tokenizer.output();
+        } else {
+            try {
+                tok = HfTokenizer.read(models.get(donor).dir(), donor.toString());
+            } catch (AmalgamException e) {
+                warnings.add("cannot read the tokenizer of " + donor + " to check it against the embeddings: "
+                        + e.getMessage());
+                return;
+            }
+        }
+        if (tok != null && tok.size() > rows) {
+            throw AmalgamException.input(String.format(Locale.ROOT, "the output tokenizer (%s's) has %d tokens, but "
+                            + "%s has only %d rows", tok.owner(), tok.size(), tensor, rows), whereOf(donor),
+                    "the models' vocabularies differ: add 'tokenizer_source: union' (or 'base') so that the "
+                            + "tokenizer and the embeddings are merged together");
+        }
     }
 
     /** The dtype holding most of the output's bytes, as a torch name. */
