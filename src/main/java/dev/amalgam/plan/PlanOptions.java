@@ -1,5 +1,7 @@
 package dev.amalgam.plan;
 
+import dev.amalgam.model.ModelLocator;
+
 import java.nio.file.Path;
 
 /**
@@ -9,29 +11,35 @@ import java.nio.file.Path;
  * @param outShardSize the largest output shard in bytes; 0 or less means one shard
  * @param allowCrimes  allow models of different architectures
  * @param seed         the random seed for methods that draw random numbers
+ * @param hubCache     the Hugging Face hub cache that {@code org/name} references resolve in
  */
-public record PlanOptions(Path workDir, long outShardSize, boolean allowCrimes, long seed) {
+public record PlanOptions(Path workDir, long outShardSize, boolean allowCrimes, long seed, Path hubCache) {
 
     /** mergekit's default shard size, 5B bytes. */
     public static final long DEFAULT_SHARD_SIZE = 5_000_000_000L;
 
     public static PlanOptions defaults() {
-        return new PlanOptions(Path.of("").toAbsolutePath(), DEFAULT_SHARD_SIZE, false, 0L);
+        return new PlanOptions(Path.of("").toAbsolutePath(), DEFAULT_SHARD_SIZE, false, 0L,
+                ModelLocator.hubCache(System.getenv()));
     }
 
     public PlanOptions withShardSize(long bytes) {
-        return new PlanOptions(workDir, bytes, allowCrimes, seed);
+        return new PlanOptions(workDir, bytes, allowCrimes, seed, hubCache);
     }
 
     public PlanOptions withAllowCrimes(boolean allow) {
-        return new PlanOptions(workDir, outShardSize, allow, seed);
+        return new PlanOptions(workDir, outShardSize, allow, seed, hubCache);
     }
 
     public PlanOptions withSeed(long s) {
-        return new PlanOptions(workDir, outShardSize, allowCrimes, s);
+        return new PlanOptions(workDir, outShardSize, allowCrimes, s, hubCache);
     }
 
     public PlanOptions withWorkDir(Path dir) {
-        return new PlanOptions(dir, outShardSize, allowCrimes, seed);
+        return new PlanOptions(dir, outShardSize, allowCrimes, seed, hubCache);
+    }
+
+    public PlanOptions withHubCache(Path dir) {
+        return new PlanOptions(workDir, outShardSize, allowCrimes, seed, dir);
     }
 }
