@@ -146,11 +146,11 @@ public final class TokenizerPlanner {
     private HfTokenizer sourceModel(TokenizerSpec spec) {
         ModelRef ref = spec.sourceModel();
         if (!models.containsKey(ref)) {
-            if (ref.hasLora() || ref.revision() != null) {
-                throw AmalgamException.input("tokenizer_source " + ref + ": revisions and LoRA references are not "
-                        + "supported here", spec.where(), "give a local model directory");
+            if (ref.hasLora()) {
+                throw AmalgamException.input("tokenizer_source " + ref + ": a LoRA reference has no tokenizer of "
+                        + "its own", spec.where(), "name the base model the adapter belongs to");
             }
-            Path dir = locator.locate(ref.path(), spec.where());
+            Path dir = locator.locate(ref.path(), ref.revision(), spec.where());
             HfTokenizer t = HfTokenizer.read(dir, ref.toString());
             raw.put(ref, t);
             loaded.add(ref);
