@@ -34,7 +34,8 @@ import java.util.Locale;
  * the earlier passes, so each pass recomputes it per chunk: pass 0 takes the norms, pass 1
  * the initial mean's norm, and each iteration three passes (the dots; |T|; the new |u|), so
  * there are {@code 2 + 3·max_iter} measuring passes; after convergence the remaining ones do
- * nothing. Time grows with max_iter squared, memory does not grow with the tensor.
+ * nothing and the executor stops asking for them. Time grows with max_iter squared, memory does not
+ * grow with the tensor.
  *
  * <p>Deviation: embedding matrices of different vocabulary sizes are cropped to the common
  * size (the planner's rectification); mergekit's rectification has no effect here and it
@@ -43,7 +44,7 @@ import java.util.Locale;
 public final class Karcher implements MergeMethod {
 
     /** Upper bound on {@code max_iter}: every iteration is three passes over the tensor. */
-    static final int MAX_ITERATIONS = 10_000;
+    static final int MAX_ITERATIONS = 100_000;
 
     @Override
     public String name() {
@@ -129,6 +130,7 @@ public final class Karcher implements MergeMethod {
         private final float[] sinT;
         private final float[] unitNorm;
         private int done;
+        private int lastPass = -1;
         private boolean converged;
         private float[][] unit = new float[0][0];
         private float[] u = new float[0];
@@ -152,9 +154,10 @@ public final class Karcher implements MergeMethod {
             }
         }
 
+        /** All passes until the iteration converges (or has no inputs); then none beyond the current one. */
         @Override
         public int measuringPasses() {
-            return 2 + 3 * maxIter;
+            return (none || converged) && lastPass >= 0 ? lastPass + 1 : 2 + 3 * maxIter;
         }
 
         @Override
@@ -200,6 +203,7 @@ public final class Karcher implements MergeMethod {
 
         @Override
         public void endPass(int pass) {
+            lastPass = pass;
             if (pass == 0) {
                 norms();
                 return;

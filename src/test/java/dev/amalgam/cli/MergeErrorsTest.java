@@ -58,7 +58,7 @@ class MergeErrorsTest {
         Golden.Run r = merge("merge_method: linear\nmodels:\n  - model: no/such-model\n    parameters:\n"
                 + "      weight: 1.0\n");
         assertThat(r.exitCode()).isEqualTo(2);
-        assertThat(r.err()).contains("model 'no/such-model' not found", "recipe.yml:3:", "hint:");
+        assertThat(r.err()).contains("model 'no/such-model' is neither a local directory", "nor in the Hugging Face cache", "recipe.yml:3:", "hint: download it first: hf download no/such-model");
         assertNothingWritten();
     }
 
