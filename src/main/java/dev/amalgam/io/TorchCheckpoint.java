@@ -45,8 +45,8 @@ import java.util.zip.CRC32;
  */
 public final class TorchCheckpoint implements TensorSource {
 
-    /** Largest {@code data.pkl} inflated into memory when it is compressed. */
-    public static final long MAX_PICKLE_BYTES = 1L << 30;
+    /** Largest {@code data.pkl} inflated into memory when it is compressed (a state dict's is a few MB). */
+    public static final long MAX_PICKLE_BYTES = 256L << 20;
 
     /** {@code torch.save}'s legacy magic number, pickled as a LONG1 after PROTO 2. */
     private static final byte[] LEGACY_MAGIC = {(byte) 0x80, 0x02, (byte) 0x8a, 0x0a,

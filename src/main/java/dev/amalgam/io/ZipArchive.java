@@ -12,6 +12,7 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -321,19 +322,29 @@ final class ZipArchive {
         if (e.method() == STORED) {
             out = stored(e).toArray(ValueLayout.JAVA_BYTE);
         } else if (e.method() == DEFLATED) {
-            out = new byte[(int) e.size()];
+            // grow the buffer as the data inflates, so a false size claims no memory up front; one
+            // byte more than the size is room to notice data beyond it
+            long cap = e.size() + 1;
+            byte[] buf = new byte[(int) Math.min(cap, 1 << 16)];
+            int n = 0;
             Inflater inf = new Inflater(true);
             try {
                 inf.setInput(stored(e).asByteBuffer());
-                int n = 0;
-                while (n < out.length && !inf.finished()) {
-                    int k = inf.inflate(out, n, out.length - n);
+                while (!inf.finished() && n < cap) {
+                    if (n == buf.length) {
+                        buf = Arrays.copyOf(buf, (int) Math.min(cap, 2L * buf.length));
+                    }
+                    int k = inf.inflate(buf, n, buf.length - n);
                     if (k == 0 && (inf.needsInput() || inf.needsDictionary())) {
                         break;
                     }
                     n += k;
                 }
-                if (n != out.length || !inf.finished()) {
+                if (n > e.size()) {
+                    throw corrupt(path, e.dataOffset(), "deflated zip entry '" + e.name() + "' inflates to more than its "
+                            + e.size() + " bytes", "the file is corrupt or hostile");
+                }
+                if (n != e.size() || !inf.finished()) {
                     throw corrupt(path, e.dataOffset(), "deflated zip entry '" + e.name() + "' does not inflate to its "
                             + e.size() + " bytes", "the file is corrupt; download it again");
                 }
@@ -343,6 +354,7 @@ final class ZipArchive {
             } finally {
                 inf.end();
             }
+            out = Arrays.copyOf(buf, n);
         } else {
             throw corrupt(path, e.headerOffset(), "zip entry '" + e.name() + "' uses compression method " + e.method()
                     + "; only stored (0) and deflated (8) are read", "re-save the checkpoint with torch.save");

@@ -168,7 +168,7 @@ class PickleHostileTest {
     @ValueSource(ints = {0x81, 0x82, 0x83, 0x84, 0x8b, 0x8e, 0x8f, 0x90, 0x91, 0x92, 0x96, 0x97, 0x98, 0x00, 0xff})
     void unsupportedHighOpcodes(int op) throws IOException {
         AmalgamException e = refuse(p2().op('N').op(op).op('.').bytes());
-        assertThat(e.getMessage()).contains("unsupported pickle opcode 0x" + String.format("%02x", op));
+        assertThat(e.getMessage()).contains(String.format(java.util.Locale.ROOT, "unsupported pickle opcode 0x%02x", op));
     }
 
     @Test

@@ -249,6 +249,20 @@ class TorchCorruptionTest {
     }
 
     @Test
+    void deflatedPickleWithAFalseSize() throws IOException {
+        // a claim of 200 MiB costs no memory up front and is found out
+        byte[] big = TorchWriter.checkpoint(GOOD, Options.TORCH.deflatingPickle());
+        le(big).putInt(central(big, "archive/data.pkl") + 24, 200 << 20);
+        assertThat(refuse(big).getMessage()).contains("does not inflate to its 209715200 bytes");
+        byte[] small = TorchWriter.checkpoint(GOOD, Options.TORCH.deflatingPickle());
+        le(small).putInt(central(small, "archive/data.pkl") + 24, 10);
+        assertThat(refuse(small).getMessage()).contains("inflates to more than its 10 bytes");
+        byte[] huge = TorchWriter.checkpoint(GOOD, Options.TORCH.deflatingPickle());
+        le(huge).putInt(central(huge, "archive/data.pkl") + 24, -1);
+        assertThat(refuse(huge).getMessage()).contains("'archive/data.pkl' is 4294967295 bytes, over the limit");
+    }
+
+    @Test
     void noDataPkl() throws IOException {
         byte[] b = good();
         int c = central(b, "archive/data.pkl");
