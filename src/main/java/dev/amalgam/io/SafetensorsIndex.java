@@ -10,6 +10,9 @@ import dev.amalgam.error.AmalgamException;
 import dev.amalgam.error.Where;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
@@ -19,6 +22,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -41,6 +45,9 @@ import java.util.Map;
  */
 public final class SafetensorsIndex {
 
+    /** Largest index file read: an index of a million tensors is well under this. */
+    public static final long MAX_INDEX_BYTES = 100_000_000L;
+
     /** The conventional file name. */
     public static final String FILE_NAME = "model.safetensors.index.json";
 
@@ -62,6 +69,11 @@ public final class SafetensorsIndex {
     public static Map<String, String> readWeightMap(Path indexJson) {
         byte[] bytes;
         try {
+            long size = Files.size(indexJson);
+            if (size > MAX_INDEX_BYTES) {
+                throw AmalgamException.input(String.format(Locale.ROOT, "index file is %d bytes, over the limit of %d bytes",
+                        size, MAX_INDEX_BYTES), Where.file(indexJson), "the index file is corrupt or is not an index");
+            }
             bytes = Files.readAllBytes(indexJson);
         } catch (NoSuchFileException e) {
             throw AmalgamException.io("index file '" + indexJson + "' does not exist", Where.file(indexJson),
@@ -73,9 +85,20 @@ public final class SafetensorsIndex {
             throw AmalgamException.io("cannot read '" + indexJson + "': " + e.getMessage(), Where.file(indexJson),
                     "check that the file is readable", e);
         }
+        // UTF-8 only (as transformers reads it); Jackson would otherwise guess UTF-16 or UTF-32
+        String text;
+        try {
+            text = StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(bytes)).toString();
+        } catch (CharacterCodingException e) {
+            throw AmalgamException.input("index file is not valid UTF-8", Where.file(indexJson),
+                    "the index file is corrupt; download it again");
+        }
         JsonNode root;
         try {
-            root = JSON.readTree(bytes);
+            root = JSON.readTree(text);
         } catch (JsonProcessingException e) {
             var loc = e.getLocation();
             throw new AmalgamException(AmalgamException.Kind.INPUT,
@@ -83,9 +106,6 @@ public final class SafetensorsIndex {
                     loc == null ? Where.file(indexJson)
                             : Where.at(indexJson, loc.getLineNr(), loc.getColumnNr(), null),
                     "the index file is corrupt; download it again");
-        } catch (IOException e) {
-            throw AmalgamException.io("cannot read '" + indexJson + "': " + e.getMessage(), Where.file(indexJson),
-                    "check that the file is readable", e);
         }
         if (root == null || !root.isObject()) {
             throw AmalgamException.input("index file is not a JSON object", Where.file(indexJson),

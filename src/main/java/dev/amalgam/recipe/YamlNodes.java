@@ -222,10 +222,10 @@ final class YamlNodes {
         }
         Tag tag = s.getTag();
         if (tag.equals(Tag.INT) || tag.equals(Tag.FLOAT)) {
-            return ((Number) scalars.value(s)).doubleValue();
+            return ((Number) scalarValue(s)).doubleValue();
         }
         if (tag.equals(Tag.BOOL)) {
-            return (Boolean) scalars.value(s) ? 1.0 : 0.0;
+            return (Boolean) scalarValue(s) ? 1.0 : 0.0;
         }
         if (tag.equals(Tag.STR) && NUMERIC.matcher(s.getValue().strip()).matches()) {
             String v = s.getValue().strip().toLowerCase(Locale.ROOT).replace("infinity", "inf");
@@ -244,7 +244,7 @@ final class YamlNodes {
             return null;
         }
         if (node instanceof ScalarNode s && s.getTag().equals(Tag.INT)) {
-            Object n = scalars.value(s);
+            Object n = scalarValue(s);
             if (n instanceof Integer i) {
                 return i;
             }
@@ -260,7 +260,7 @@ final class YamlNodes {
         }
         if (node instanceof ScalarNode s) {
             if (s.getTag().equals(Tag.BOOL)) {
-                return (Boolean) scalars.value(s);
+                return (Boolean) scalarValue(s);
             }
             String v = s.getValue().strip().toLowerCase(Locale.ROOT);
             if ((s.getTag().equals(Tag.INT) || s.getTag().equals(Tag.STR)) && (TRUE.contains(v) || FALSE.contains(v))) {
@@ -268,6 +268,26 @@ final class YamlNodes {
             }
         }
         throw error(node, path, what + " must be true or false, not " + describe(node), null);
+    }
+
+    /**
+     * The value of an int, float or bool scalar. Untagged scalars have these tags only when they
+     * match the type's pattern; an explicit tag ({@code !!int 0.5}, {@code !!bool maybe}) can put
+     * any text under them, which is an error, as in PyYAML.
+     */
+    private Object scalarValue(ScalarNode s) {
+        Object v;
+        try {
+            v = scalars.value(s);
+        } catch (RuntimeException e) {
+            v = null;
+        }
+        if (v == null) {
+            String tag = s.getTag().getValue().replace(Tag.PREFIX, "!!");
+            throw error(s, null, "'" + s.getValue() + "' is not a valid " + tag + " value",
+                    "remove the explicit " + tag + " tag or write a value of that type");
+        }
+        return v;
     }
 
     /** SnakeYAML's safe constructor, used only to build YAML 1.1 scalars (hex, octal, 1_000, .inf). */

@@ -58,6 +58,22 @@ class SafetensorsIndexTest {
     }
 
     @Test
+    void contentThatIsNotUtf8IsBadInputNotAReadError() throws IOException {
+        Path p = dir.resolve("i.json");
+        // zero bytes first: Jackson would guess UTF-32 and fail with an IOException
+        Files.write(p, new byte[] {0, 0, 0, '{', '"', 'w', '"', ':', '1', '}'});
+        assertThatThrownBy(() -> SafetensorsIndex.readWeightMap(p)).isInstanceOfSatisfying(AmalgamException.class, e -> {
+            assertThat(e.kind()).isEqualTo(AmalgamException.Kind.INPUT);
+            assertThat(e.where().file()).isEqualTo(p.toString());
+        });
+        Files.write(p, new byte[] {'{', '"', (byte) 0xFF, '"', ':', '1', '}'});
+        assertThatThrownBy(() -> SafetensorsIndex.readWeightMap(p)).isInstanceOfSatisfying(AmalgamException.class, e -> {
+            assertThat(e.kind()).isEqualTo(AmalgamException.Kind.INPUT);
+            assertThat(e.getMessage()).contains("not valid UTF-8");
+        });
+    }
+
+    @Test
     void writesMergekitsLayout() throws IOException {
         Path p = dir.resolve("model.safetensors.index.json");
         Map<String, String> wm = new LinkedHashMap<>();
