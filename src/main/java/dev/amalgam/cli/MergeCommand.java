@@ -88,6 +88,13 @@ public final class MergeCommand implements Callable<Integer> {
     @Option(names = "--stacktrace", description = "Show stack traces of errors.")
     boolean stacktrace;
 
+    @Option(names = "--resume", description = "Finish an interrupted merge into OUT: keep its finished tensors "
+            + "(verified by checksum) and compute the rest. The result is byte-identical to an uninterrupted run.")
+    boolean resume;
+
+    @Option(names = "--strict", description = "Fail instead of warning when the merge creates NaN or infinite values.")
+    boolean strict;
+
     @Option(names = "--dry-run", description = "Check everything and show what would be written; write nothing.")
     boolean dryRun;
 
@@ -127,7 +134,7 @@ public final class MergeCommand implements Callable<Integer> {
         Recipe r = Recipe.parse(recipe);
         PlanOptions po = PlanOptions.defaults().withShardSize(shard).withAllowCrimes(allowCrimes).withSeed(seed);
         RunOptions ro = RunOptions.defaults().withOverwrite(overwrite).withCopyTokenizer(copyTokenizer)
-                .withModelCard(writeModelCard).withMergekitRng(mergekitRng);
+                .withModelCard(writeModelCard).withMergekitRng(mergekitRng).withResume(resume).withStrict(strict);
         if (threads != null) {
             ro = ro.withThreads(threads);
         }
@@ -199,7 +206,11 @@ public final class MergeCommand implements Callable<Integer> {
             ProgressListener listener = !quiet && ProgressBarListener.terminal()
                     ? new ProgressBarListener() : ProgressListener.NONE;
             try {
-                return Executor.run(plan, out, ro.withListener(listener));
+                RunSummary s = Executor.run(plan, out, ro.withListener(listener));
+                s.notes().forEach(n -> err.println("note: " + n));
+                s.numeric().forEach(n -> Console.warn(err, n + " (the inputs had none there)", null,
+                        "--strict makes this an error"));
+                return s;
             } finally {
                 if (listener instanceof ProgressBarListener pb) {
                     pb.close();

@@ -16,6 +16,13 @@ import dev.amalgam.plan.Plan;
 import dev.amalgam.plan.Shard;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
+import java.util.HashSet;
+import java.util.Locale;
+import java.util.Set;
+import java.util.zip.CRC32C;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
@@ -47,25 +54,61 @@ public final class Executor {
     /** Runs the plan into {@code out}. */
     public static RunSummary run(Plan plan, Path out, RunOptions options) {
         long start = System.nanoTime();
-        try (OutputDirectory dir = OutputDirectory.begin(out, options.overwrite())) {
+        try (OutputDirectory dir = OutputDirectory.begin(out, options.overwrite(), options.resume())) {
+            List<String> notes = new ArrayList<>();
+            if (dir.staleRemoved()) {
+                notes.add("an interrupted merge into this directory was found and discarded (--resume keeps its "
+                        + "finished tensors)");
+            }
+            String fingerprint = Journal.fingerprint(plan, options);
+            Map<String, Integer> journaled = dir.resumed() ? Journal.read(dir.partial(), fingerprint) : null;
+            if (dir.resumed() && journaled == null) {
+                notes.add("the interrupted merge used another recipe, other options or other inputs; starting over");
+                dir.restart();
+            } else if (options.resume() && !dir.resumed()) {
+                notes.add("no interrupted merge to resume; merging from the start");
+            }
+            checkFreeSpace(plan, dir, journaled != null);
             Map<String, SafetensorsWriter> writers = new HashMap<>();
             List<SafetensorsWriter> open = new ArrayList<>();
             AtomicLong read = new AtomicLong();
+            Set<String> kept = new HashSet<>();
+            NumericGuard guard = new NumericGuard();
             try {
                 for (Shard s : plan.shards()) {
                     List<SafetensorsWriter.Entry> entries = new ArrayList<>();
                     for (OutputTensor t : s.tensors()) {
                         entries.add(new SafetensorsWriter.Entry(t.name(), t.dtype(), t.shape()));
                     }
-                    SafetensorsWriter w = SafetensorsWriter.create(dir.partial().resolve(s.fileName()), entries,
-                            Map.of("format", "pt"));
+                    Path file = dir.partial().resolve(s.fileName());
+                    SafetensorsWriter w = journaled == null ? null
+                            : SafetensorsWriter.reopen(file, entries, Map.of("format", "pt"));
+                    if (w != null) {
+                        for (OutputTensor t : s.tensors()) {
+                            Integer crc = journaled.get(t.name());
+                            if (crc != null && crc == checksum(file, w.tensorFileOffset(t.name()), t.byteSize())) {
+                                w.markWritten(t.name());
+                                kept.add(t.name());
+                            }
+                        }
+                    } else {
+                        deleteIfExists(file);
+                        w = SafetensorsWriter.create(file, entries, Map.of("format", "pt"));
+                    }
                     open.add(w);
                     for (OutputTensor t : s.tensors()) {
                         writers.put(t.name(), w);
                     }
                 }
-                options.listener().started(plan.tensors().size(), plan.bytesToWrite());
-                runTensors(plan, writers, options, read);
+                if (!kept.isEmpty()) {
+                    notes.add("resumed: kept " + kept.size() + " finished tensor(s) of the interrupted merge");
+                }
+                try (Journal journal = journaled != null ? Journal.append(dir.partial())
+                        : Journal.create(dir.partial(), fingerprint)) {
+                    options.listener().started(plan.tensors().size(), plan.bytesToWrite());
+                    journal.started();
+                    runTensors(plan, writers, options, read, kept, journal, guard);
+                }
                 for (SafetensorsWriter w : open) {
                     w.finish();
                 }
@@ -73,6 +116,14 @@ public final class Executor {
                 open.forEach(SafetensorsWriter::close);
             }
             options.listener().tensorsFinished();
+            List<String> numeric = guard.findings();
+            if (options.strict() && !numeric.isEmpty()) {
+                throw new AmalgamException(AmalgamException.Kind.NUMERIC, "the merge produced non-finite values: "
+                        + numeric.getFirst() + (numeric.size() > 1 ? " (and " + (numeric.size() - 1) + " more)" : ""),
+                        Where.NONE, "the inputs had none there; check the method's parameters (--strict refuses such "
+                        + "output; without it the model is written with a warning)");
+            }
+            deleteIfExists(dir.partial().resolve(Journal.FILE));
             String title = dir.target().getFileName().toString();
             List<String> tok = OutputFiles.write(plan, dir.partial(), title, options.copyTokenizer(),
                     options.writeModelCard());
@@ -82,12 +133,65 @@ public final class Executor {
             plan.unused().forEach((m, l) -> l.forEach(n -> unused.add(m + ": " + n)));
             return new RunSummary(dir.target(), plan.tensors().size(), plan.tensors().size() - copied, copied,
                     read.get(), plan.bytesToWrite(), System.nanoTime() - start, peakRss(), tok, List.copyOf(unused),
-                    plan.usesRandomness() ? plan.seed() : null);
+                    plan.usesRandomness() ? plan.seed() : null, kept.size(), numeric, List.copyOf(notes));
+        }
+    }
+
+    /** Refuses to start when the output's file system cannot hold the tensor files. */
+    private static void checkFreeSpace(Plan plan, OutputDirectory dir, boolean resuming) {
+        long need = 0;
+        for (Shard s : plan.shards()) {
+            List<SafetensorsWriter.Entry> entries = new ArrayList<>();
+            for (OutputTensor t : s.tensors()) {
+                entries.add(new SafetensorsWriter.Entry(t.name(), t.dtype(), t.shape()));
+            }
+            need += SafetensorsWriter.fileSize(entries, Map.of("format", "pt"));
+        }
+        try {
+            long free = Files.getFileStore(dir.partial()).getUsableSpace();
+            if (!resuming && free < need) {
+                throw AmalgamException.io(String.format(Locale.ROOT,
+                                "not enough free disk space for the output: it needs %,d bytes, %,d are free", need,
+                                free), Where.file(dir.target()),
+                        "free some space or write the output to another disk; nothing was written", null);
+            }
+        } catch (IOException e) {
+            // the free space cannot be read on this file system: the writes themselves will report a full disk
+        }
+    }
+
+    private static int checksum(Path file, long offset, long size) {
+        CRC32C crc = new CRC32C();
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20);
+            long pos = offset;
+            long end = offset + size;
+            while (pos < end) {
+                buf.clear().limit((int) Math.min(buf.capacity(), end - pos));
+                int n = ch.read(buf, pos);
+                if (n < 0) {
+                    return ~0;
+                }
+                buf.flip();
+                crc.update(buf);
+                pos += n;
+            }
+            return (int) crc.getValue();
+        } catch (IOException e) {
+            return ~0;
+        }
+    }
+
+    private static void deleteIfExists(Path p) {
+        try {
+            Files.deleteIfExists(p);
+        } catch (IOException e) {
+            throw AmalgamException.io("cannot remove " + p + ": " + e.getMessage(), Where.file(p), null, e);
         }
     }
 
     private static void runTensors(Plan plan, Map<String, SafetensorsWriter> writers, RunOptions options,
-                                   AtomicLong read) {
+                                   AtomicLong read, Set<String> kept, Journal journal, NumericGuard guard) {
         int threads = Math.max(1, options.threads());
         ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
             Thread t = new Thread(r, "amalgam-worker");
@@ -98,14 +202,17 @@ public final class Executor {
             Map<OutputTensor, Mt19937> streams = options.mergekitRng() ? mergekitStreams(plan) : Map.of();
             List<Future<?>> futures = new ArrayList<>();
             for (OutputTensor t : plan.tensors()) {
+                if (kept.contains(t.name())) {
+                    options.listener().tensorDone(t);
+                    continue;
+                }
                 Mt19937 stream = streams.get(t);
                 futures.add(pool.submit(() -> {
-                    if (stream == null) {
-                        mergeTensor(plan, t, writers.get(t.name()), options.chunkElements(), read);
-                    } else {
-                        ScopedValue.where(Randomness.MERGEKIT, stream).run(
-                                () -> mergeTensor(plan, t, writers.get(t.name()), options.chunkElements(), read));
-                    }
+                    SafetensorsWriter w = writers.get(t.name());
+                    int crc = stream == null ? mergeTensor(plan, t, w, options.chunkElements(), read, guard)
+                            : ScopedValue.where(Randomness.MERGEKIT, stream).call(
+                                    () -> mergeTensor(plan, t, w, options.chunkElements(), read, guard));
+                    journal.record(t.name(), crc);
                     options.listener().tensorDone(t);
                     return null;
                 }));
@@ -151,17 +258,21 @@ public final class Executor {
         return out;
     }
 
-    /** Merges one tensor and writes it. */
-    static void mergeTensor(Plan plan, OutputTensor t, SafetensorsWriter w, int chunk, AtomicLong read) {
+    /** Merges one tensor, writes it, and returns the CRC-32C of its bytes. */
+    static int mergeTensor(Plan plan, OutputTensor t, SafetensorsWriter w, int chunk, AtomicLong read,
+                           NumericGuard guard) {
+        CRC32C crc = new CRC32C();
         try {
             if (t.copy()) {
                 MemorySegment src = t.operands().getFirst().tensor().data();
                 for (long off = 0; off < src.byteSize(); off += COPY_BLOCK) {
                     long len = Math.min(COPY_BLOCK, src.byteSize() - off);
-                    w.write(t.name(), off, src.asSlice(off, len));
+                    MemorySegment piece = src.asSlice(off, len);
+                    w.write(t.name(), off, piece);
+                    crc.update(piece.asByteBuffer());
                 }
                 read.addAndGet(src.byteSize());
-                return;
+                return (int) crc.getValue();
             }
             List<Operand> ops = t.operands();
             int n = ops.size();
@@ -192,19 +303,27 @@ public final class Executor {
                 m.endPass(pass);
             }
             int esz = t.dtype().byteSize();
+            long badIn = 0;
+            long badOut = 0;
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment buf = arena.allocate((long) size * esz);
                 for (long off = 0; off < numel; off += size) {
                     int len = (int) Math.min(size, numel - off);
                     for (int k = 0; k < n; k++) {
                         read(ops.get(k), rows[k], t.shape(), work, off, len, in[k]);
+                        badIn += NumericGuard.nonFinite(in[k], len);
                     }
                     m.apply(in, len, off, out);
+                    badOut += NumericGuard.nonFinite(out, len);
                     Codec.encode(t.dtype(), out, 0, len, buf, 0);
-                    w.write(t.name(), off * esz, buf.asSlice(0, (long) len * esz));
+                    MemorySegment piece = buf.asSlice(0, (long) len * esz);
+                    w.write(t.name(), off * esz, piece);
+                    crc.update(piece.asByteBuffer());
                 }
             }
+            guard.record(t.name(), badIn, badOut);
             read.addAndGet(t.bytesRead() * (1 + m.measuringPasses()));
+            return (int) crc.getValue();
         } catch (AmalgamException e) {
             throw e;
         } catch (RuntimeException e) {

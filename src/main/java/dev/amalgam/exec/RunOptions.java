@@ -10,42 +10,62 @@ package dev.amalgam.exec;
  * @param writeModelCard write README.md and mergekit_config.yml
  * @param listener       progress events
  * @param mergekitRng    draw DARE/DELLA masks from mergekit's seeded MT19937 stream (bit-compatible)
+ * @param resume         finish an interrupted merge into the same output, keeping its verified tensors
+ * @param strict         refuse to finish a model in which the merge created NaN or infinite values
  */
 public record RunOptions(int threads, int chunkElements, boolean overwrite, boolean copyTokenizer,
-                         boolean writeModelCard, ProgressListener listener, boolean mergekitRng) {
+                         boolean writeModelCard, ProgressListener listener, boolean mergekitRng, boolean resume,
+                         boolean strict) {
 
     public static final int DEFAULT_CHUNK = 1 << 16;
 
     public static RunOptions defaults() {
         return new RunOptions(Runtime.getRuntime().availableProcessors(), DEFAULT_CHUNK, false, true, true,
-                ProgressListener.NONE, false);
+                ProgressListener.NONE, false, false, false);
     }
 
     public RunOptions withThreads(int n) {
-        return new RunOptions(n, chunkElements, overwrite, copyTokenizer, writeModelCard, listener, mergekitRng);
+        return new RunOptions(n, chunkElements, overwrite, copyTokenizer, writeModelCard, listener, mergekitRng,
+                resume, strict);
     }
 
     public RunOptions withChunk(int n) {
-        return new RunOptions(threads, n, overwrite, copyTokenizer, writeModelCard, listener, mergekitRng);
+        return new RunOptions(threads, n, overwrite, copyTokenizer, writeModelCard, listener, mergekitRng, resume,
+                strict);
     }
 
     public RunOptions withOverwrite(boolean b) {
-        return new RunOptions(threads, chunkElements, b, copyTokenizer, writeModelCard, listener, mergekitRng);
+        return new RunOptions(threads, chunkElements, b, copyTokenizer, writeModelCard, listener, mergekitRng, resume,
+                strict);
     }
 
     public RunOptions withCopyTokenizer(boolean b) {
-        return new RunOptions(threads, chunkElements, overwrite, b, writeModelCard, listener, mergekitRng);
+        return new RunOptions(threads, chunkElements, overwrite, b, writeModelCard, listener, mergekitRng, resume,
+                strict);
     }
 
     public RunOptions withModelCard(boolean b) {
-        return new RunOptions(threads, chunkElements, overwrite, copyTokenizer, b, listener, mergekitRng);
+        return new RunOptions(threads, chunkElements, overwrite, copyTokenizer, b, listener, mergekitRng, resume,
+                strict);
     }
 
     public RunOptions withMergekitRng(boolean b) {
-        return new RunOptions(threads, chunkElements, overwrite, copyTokenizer, writeModelCard, listener, b);
+        return new RunOptions(threads, chunkElements, overwrite, copyTokenizer, writeModelCard, listener, b, resume,
+                strict);
+    }
+
+    public RunOptions withResume(boolean b) {
+        return new RunOptions(threads, chunkElements, overwrite, copyTokenizer, writeModelCard, listener, mergekitRng,
+                b, strict);
+    }
+
+    public RunOptions withStrict(boolean b) {
+        return new RunOptions(threads, chunkElements, overwrite, copyTokenizer, writeModelCard, listener, mergekitRng,
+                resume, b);
     }
 
     public RunOptions withListener(ProgressListener l) {
-        return new RunOptions(threads, chunkElements, overwrite, copyTokenizer, writeModelCard, l, mergekitRng);
+        return new RunOptions(threads, chunkElements, overwrite, copyTokenizer, writeModelCard, l, mergekitRng,
+                resume, strict);
     }
 }

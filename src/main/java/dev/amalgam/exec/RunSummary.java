@@ -17,7 +17,11 @@ import java.util.List;
  * @param tokenizerFiles tokenizer files copied
  * @param unusedInputs   input tensors not in the output, with the reason
  * @param seed           the random seed when the method drew random numbers, else null
+ * @param resumedTensors tensors kept from an interrupted run
+ * @param numeric        tensors where the merge created NaN or infinite values
+ * @param notes          things worth telling the user about the run
  */
 public record RunSummary(Path output, int tensors, int merged, int copied, long bytesRead, long bytesWritten,
-                         long wallNanos, long peakRssBytes, List<String> tokenizerFiles, List<String> unusedInputs, Long seed) {
+                         long wallNanos, long peakRssBytes, List<String> tokenizerFiles, List<String> unusedInputs, Long seed,
+                         int resumedTensors, List<String> numeric, List<String> notes) {
 }

@@ -172,6 +172,61 @@ public final class SafetensorsWriter implements AutoCloseable {
         return new SafetensorsWriter(path, ch, slots);
     }
 
+    /**
+     * Reopens a file an interrupted run created with the same entries, to finish it: the file must
+     * hold exactly the header {@link #create} would write and have the final length; otherwise
+     * null (the caller starts that file afresh). No tensor counts as written until
+     * {@link #markWritten} says so.
+     */
+    public static SafetensorsWriter reopen(Path path, List<Entry> entries, Map<String, String> metadata) {
+        byte[] header = header(path, entries, metadata);
+        long dataStart = 8L + header.length;
+        Map<String, Slot> slots = LinkedHashMap.newLinkedHashMap(entries.size());
+        long offset = dataStart;
+        for (Entry e : entries) {
+            slots.put(e.name(), new Slot(e.name(), offset, e.byteSize()));
+            offset += e.byteSize();
+        }
+        FileChannel ch = null;
+        try {
+            ch = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            if (ch.size() != Math.max(offset, dataStart)) {
+                closeQuietly(ch);
+                return null;
+            }
+            ByteBuffer existing = ByteBuffer.allocate((int) dataStart).order(ByteOrder.LITTLE_ENDIAN);
+            while (existing.hasRemaining() && ch.read(existing, existing.position()) >= 0) {
+                // read the whole header
+            }
+            existing.flip();
+            if (existing.remaining() != dataStart || existing.getLong() != header.length) {
+                closeQuietly(ch);
+                return null;
+            }
+            byte[] got = new byte[header.length];
+            existing.get(got);
+            if (!java.util.Arrays.equals(got, header)) {
+                closeQuietly(ch);
+                return null;
+            }
+            return new SafetensorsWriter(path, ch, slots);
+        } catch (IOException e) {
+            if (ch != null) {
+                closeQuietly(ch);
+            }
+            return null;
+        }
+    }
+
+    /** Records that a tensor's bytes are already in the file (verified by the caller). */
+    public void markWritten(String name) {
+        Slot slot = slots.get(name);
+        if (slot == null) {
+            throw AmalgamException.internal("tensor '" + name + "' is not in the header of " + path, null);
+        }
+        slot.written.set(slot.size);
+    }
+
     /** The exact size in bytes of the file {@link #create} writes for these entries. */
     public static long fileSize(List<Entry> entries, Map<String, String> metadata) {
         long total = 8L + header(null, entries, metadata).length;

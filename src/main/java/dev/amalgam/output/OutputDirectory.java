@@ -32,18 +32,30 @@ public final class OutputDirectory implements AutoCloseable {
     private final Path target;
     private final Path partial;
     private final boolean overwrite;
+    private final boolean resume;
+    private boolean resumed;
+    private boolean staleRemoved;
     private FileChannel lockChannel;
     private FileLock lock;
     private boolean done;
 
-    private OutputDirectory(Path target, Path partial, boolean overwrite) {
+    private OutputDirectory(Path target, Path partial, boolean overwrite, boolean resume) {
         this.target = target;
         this.partial = partial;
         this.overwrite = overwrite;
+        this.resume = resume;
     }
 
     /** Checks the target and creates the locked partial directory. */
     public static OutputDirectory begin(Path out, boolean overwrite) {
+        return begin(out, overwrite, false);
+    }
+
+    /**
+     * Checks the target and creates the locked partial directory; with {@code resume}, the partial
+     * directory an interrupted run left is kept (see {@link #resumed()}).
+     */
+    public static OutputDirectory begin(Path out, boolean overwrite, boolean resume) {
         Path target = out.toAbsolutePath().normalize();
         checkTarget(target, overwrite);
         Path name = target.getFileName();
@@ -51,7 +63,7 @@ public final class OutputDirectory implements AutoCloseable {
             throw AmalgamException.input("the output cannot be the root directory", Where.file(out), null);
         }
         Path partial = target.resolveSibling("." + name + ".amalgam-partial");
-        OutputDirectory d = new OutputDirectory(target, partial, overwrite);
+        OutputDirectory d = new OutputDirectory(target, partial, overwrite, resume);
         d.acquire();
         return d;
     }
@@ -87,10 +99,17 @@ public final class OutputDirectory implements AutoCloseable {
                         throw busy();
                     }
                 }
-                deleteRecursively(partial);
+                if (resume) {
+                    resumed = true;
+                } else {
+                    staleRemoved = true;
+                    deleteRecursively(partial);
+                }
             }
-            Files.createDirectory(partial);
-            lockChannel = FileChannel.open(partial.resolve(LOCK), StandardOpenOption.CREATE_NEW,
+            if (!resumed) {
+                Files.createDirectory(partial);
+            }
+            lockChannel = FileChannel.open(partial.resolve(LOCK), StandardOpenOption.CREATE,
                     StandardOpenOption.WRITE);
             lock = lockChannel.tryLock();
             if (lock == null) {
@@ -107,6 +126,33 @@ public final class OutputDirectory implements AutoCloseable {
     private AmalgamException busy() {
         return AmalgamException.input("another merge is writing into " + target + " right now",
                 Where.file(partial), "wait for it to finish, or choose another output path");
+    }
+
+    /** True when an interrupted run's partial directory was kept to be finished. */
+    public boolean resumed() {
+        return resumed;
+    }
+
+    /** True when an interrupted run's partial directory was found and removed (no resume asked). */
+    public boolean staleRemoved() {
+        return staleRemoved;
+    }
+
+    /** Removes the kept partial directory's contents and starts it afresh (a resume that cannot be used). */
+    public void restart() {
+        try {
+            try (Stream<Path> s = Files.list(partial)) {
+                for (Path p : s.toList()) {
+                    if (!p.getFileName().toString().equals(LOCK)) {
+                        deleteRecursively(p);
+                    }
+                }
+            }
+            resumed = false;
+        } catch (IOException e) {
+            throw AmalgamException.io("cannot clear " + partial + ": " + e.getMessage(), Where.file(partial),
+                    "remove it by hand", e);
+        }
     }
 
     /** Where files are written until {@link #commit()}. */
