@@ -311,10 +311,15 @@ public final class Executor {
                     int len = (int) Math.min(size, numel - off);
                     for (int k = 0; k < n; k++) {
                         read(ops.get(k), rows[k], t.shape(), work, off, len, in[k]);
-                        badIn += NumericGuard.nonFinite(in[k], len);
                     }
                     m.apply(in, len, off, out);
-                    badOut += NumericGuard.nonFinite(out, len);
+                    long bad = NumericGuard.nonFinite(out, len);
+                    if (bad > 0) {
+                        badOut += bad;
+                        for (int k = 0; k < n; k++) {
+                            badIn += NumericGuard.nonFinite(in[k], len);
+                        }
+                    }
                     Codec.encode(t.dtype(), out, 0, len, buf, 0);
                     MemorySegment piece = buf.asSlice(0, (long) len * esz);
                     w.write(t.name(), off * esz, piece);

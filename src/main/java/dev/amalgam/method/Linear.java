@@ -81,14 +81,38 @@ public final class Linear implements MergeMethod {
         }
         boolean normalize = ctx.flag("normalize");
         float divisor = Codec.round(d, sumW);
-        return (in, count, offset, out) -> {
-            for (int e = 0; e < count; e++) {
-                float acc = Codec.round(d, w[0] * in[0][e]);
-                for (int i = 1; i < n; i++) {
-                    acc += Codec.round(d, w[i] * in[i][e]);
+        return new TensorMerge() {
+            private float[] term = new float[0];
+
+            @Override
+            public void apply(float[][] in, int count, long offset, float[] out) {
+                if (term.length < count) {
+                    term = new float[count];
                 }
-                acc = Codec.round(d, acc);
-                out[e] = normalize ? Codec.round(d, acc / divisor) : acc;
+                float w0 = w[0];
+                float[] x0 = in[0];
+                for (int e = 0; e < count; e++) {
+                    out[e] = w0 * x0[e];
+                }
+                Codec.round(d, out, 0, count);
+                for (int i = 1; i < n; i++) {
+                    float wi = w[i];
+                    float[] xi = in[i];
+                    for (int e = 0; e < count; e++) {
+                        term[e] = wi * xi[e];
+                    }
+                    Codec.round(d, term, 0, count);
+                    for (int e = 0; e < count; e++) {
+                        out[e] += term[e];
+                    }
+                }
+                Codec.round(d, out, 0, count);
+                if (normalize) {
+                    for (int e = 0; e < count; e++) {
+                        out[e] /= divisor;
+                    }
+                    Codec.round(d, out, 0, count);
+                }
             }
         };
     }

@@ -68,8 +68,9 @@ public final class Passthrough implements MergeMethod {
             float[] x = in[0];
             if (scaled) {
                 for (int e = 0; e < count; e++) {
-                    out[e] = Codec.round(d, x[e] * s);
+                    out[e] = x[e] * s;
                 }
+                Codec.round(d, out, 0, count);
             } else {
                 System.arraycopy(x, 0, out, 0, count);
             }

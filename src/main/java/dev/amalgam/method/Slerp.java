@@ -161,8 +161,9 @@ public final class Slerp implements MergeMethod {
             float s0 = c0;
             float s1 = c1;
             for (int e = 0; e < n; e++) {
-                out[e] = Codec.round(d, s0 * a[e] + s1 * b[e]);
+                out[e] = s0 * a[e] + s1 * b[e];
             }
+            Codec.round(d, out, 0, n);
         }
     }
 }
