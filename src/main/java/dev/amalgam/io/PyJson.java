@@ -1,6 +1,9 @@
 package dev.amalgam.io;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.math.BigDecimal;
 import java.math.BigInteger;
@@ -20,6 +23,23 @@ import java.util.Map;
 public final class PyJson {
 
     private PyJson() {
+    }
+
+    /** A copy of {@code node} with every object's keys sorted, as {@code sort_keys=True} writes them. */
+    public static JsonNode sortedKeys(JsonNode node) {
+        if (node.isObject()) {
+            ObjectNode out = JsonNodeFactory.instance.objectNode();
+            java.util.TreeMap<String, JsonNode> m = new java.util.TreeMap<>();
+            node.properties().forEach(e -> m.put(e.getKey(), e.getValue()));
+            m.forEach((k, v) -> out.set(k, sortedKeys(v)));
+            return out;
+        }
+        if (node.isArray()) {
+            ArrayNode arr = JsonNodeFactory.instance.arrayNode();
+            node.forEach(v -> arr.add(sortedKeys(v)));
+            return arr;
+        }
+        return node;
     }
 
     /** {@code json.dumps(value, indent=2, ensure_ascii=ensureAscii)}, without a trailing newline. */

@@ -1,8 +1,6 @@
 package dev.amalgam.output;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.amalgam.error.AmalgamException;
 import dev.amalgam.error.Where;
 import dev.amalgam.io.PyJson;
@@ -23,7 +21,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * The files of an output model beside its tensors: the shard index, config.json, tokenizer
@@ -64,7 +61,7 @@ public final class OutputFiles {
             SafetensorsIndex.write(dir.resolve("model.safetensors.index.json"), total, weightMap,
                     Map.of("amalgam_version", VERSION));
         }
-        writeText(dir.resolve("config.json"), toJson(sorted(plan.outputConfig())));
+        writeText(dir.resolve("config.json"), toJson(PyJson.sortedKeys(plan.outputConfig())));
         List<String> copied = new ArrayList<>();
         TokenizerPlan tok = plan.tokenizer();
         if (tok != null && (tok.built() || copyTokenizer)) {
@@ -105,22 +102,6 @@ public final class OutputFiles {
     /** config.json as transformers writes it: keys sorted, two-space indent, Python's number format. */
     static String toJson(JsonNode node) {
         return PyJson.dumps(node, true) + "\n";
-    }
-
-    private static JsonNode sorted(JsonNode node) {
-        if (node.isObject()) {
-            ObjectNode out = JsonNodeFactory.instance.objectNode();
-            Map<String, JsonNode> m = new TreeMap<>();
-            node.properties().forEach(e -> m.put(e.getKey(), e.getValue()));
-            m.forEach((k, v) -> out.set(k, sorted(v)));
-            return out;
-        }
-        if (node.isArray()) {
-            var arr = JsonNodeFactory.instance.arrayNode();
-            node.forEach(v -> arr.add(sorted(v)));
-            return arr;
-        }
-        return node;
     }
 
     static void writeText(Path p, String text) {

@@ -10,8 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * The tokenizer files of an output directory for a {@link TokenizerPlan}: what to write and what
@@ -117,22 +115,7 @@ public final class TokenizerFiles {
 
     /** JSON as transformers writes its tokenizer files: keys sorted, two-space indent, UTF-8 kept. */
     static String json(JsonNode node) {
-        return PyJson.dumps(sorted(node), false) + "\n";
+        return PyJson.dumps(PyJson.sortedKeys(node), false) + "\n";
     }
 
-    private static JsonNode sorted(JsonNode node) {
-        if (node.isObject()) {
-            ObjectNode out = JsonNodeFactory.instance.objectNode();
-            Map<String, JsonNode> m = new TreeMap<>();
-            node.properties().forEach(e -> m.put(e.getKey(), e.getValue()));
-            m.forEach((k, v) -> out.set(k, sorted(v)));
-            return out;
-        }
-        if (node.isArray()) {
-            ArrayNode arr = JsonNodeFactory.instance.arrayNode();
-            node.forEach(v -> arr.add(sorted(v)));
-            return arr;
-        }
-        return node;
-    }
 }
