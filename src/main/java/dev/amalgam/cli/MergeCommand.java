@@ -6,6 +6,7 @@ import dev.amalgam.exec.Executor;
 import dev.amalgam.exec.ProgressListener;
 import dev.amalgam.exec.RunOptions;
 import dev.amalgam.exec.RunSummary;
+import dev.amalgam.io.DType;
 import dev.amalgam.output.OutputDirectory;
 import dev.amalgam.plan.Plan;
 import dev.amalgam.plan.PlanOptions;
@@ -114,6 +115,14 @@ public final class MergeCommand implements Callable<Integer> {
             + "runs code from a model.")
     boolean trustRemoteCode;
 
+    @Option(names = "--lora-merge-cache", paramLabel = "DIR", description = "Accepted for mergekit compatibility; "
+            + "Amalgam applies model+lora adapters while reading and needs no cache.")
+    Path loraMergeCache;
+
+    @Option(names = "--lora-merge-dtype", paramLabel = "DTYPE", description = "The dtype a model+lora model is read "
+            + "and adapted in (mergekit's meaning). Default: each tensor's stored dtype.")
+    String loraMergeDtype;
+
     @Override
     public Integer call() {
         PrintWriter err = spec.commandLine().getErr();
@@ -132,7 +141,8 @@ public final class MergeCommand implements Callable<Integer> {
         }
         long seed = randomSeed != null ? randomSeed : new SecureRandom().nextLong() >>> 33;
         Recipe r = Recipe.parse(recipe);
-        PlanOptions po = PlanOptions.defaults().withShardSize(shard).withAllowCrimes(allowCrimes).withSeed(seed);
+        PlanOptions po = PlanOptions.defaults().withShardSize(shard).withAllowCrimes(allowCrimes).withSeed(seed)
+                .withLoraMergeDtype(loraDtype());
         RunOptions ro = RunOptions.defaults().withOverwrite(overwrite).withCopyTokenizer(copyTokenizer)
                 .withModelCard(writeModelCard).withMergekitRng(mergekitRng).withResume(resume).withStrict(strict);
         if (threads != null) {
@@ -176,6 +186,10 @@ public final class MergeCommand implements Callable<Integer> {
         if (trustRemoteCode) {
             notes.add("--trust-remote-code: Amalgam reads config.json and tensors only and never runs model code");
         }
+        if (loraMergeCache != null) {
+            notes.add("--lora-merge-cache: Amalgam applies LoRA adapters while reading the base model; nothing is "
+                    + "written to " + loraMergeCache);
+        }
         for (String n : notes) {
             err.println("note: " + n);
         }
@@ -217,6 +231,18 @@ public final class MergeCommand implements Callable<Integer> {
                 }
             }
         }
+    }
+
+    private DType loraDtype() {
+        if (loraMergeDtype == null) {
+            return null;
+        }
+        DType d = DType.fromTorchName(loraMergeDtype);
+        if (d == null || !d.isFloatingPoint()) {
+            throw AmalgamException.input("invalid --lora-merge-dtype '" + loraMergeDtype + "'", Where.NONE,
+                    "use bfloat16, float16 or float32");
+        }
+        return d;
     }
 
     /** Parses mergekit's shard size syntax: an integer with an optional K, M or B suffix. */

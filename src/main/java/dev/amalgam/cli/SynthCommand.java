@@ -30,7 +30,10 @@ public final class SynthCommand implements Callable<Integer> {
 
     @Option(names = "--arch", paramLabel = "ARCH", defaultValue = "MistralForCausalLM",
             description = "architecture: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, "
-                    + "GemmaForCausalLM, Phi3ForCausalLM (default: ${DEFAULT-VALUE})")
+                    + "GemmaForCausalLM, Gemma2ForCausalLM, Gemma3ForCausalLM, Phi3ForCausalLM, StableLmForCausalLM, "
+                    + "CohereForCausalLM, GPT2LMHeadModel, GPTNeoXForCausalLM, MixtralForCausalLM (one tensor per "
+                    + "expert), MixtralForCausalLM/fused (transformers 5 layout), LlavaForConditionalGeneration, "
+                    + "BertForMaskedLM (default: ${DEFAULT-VALUE})")
     String arch;
 
     @Option(names = "--hidden", paramLabel = "N", defaultValue = "64", description = "hidden size (default: ${DEFAULT-VALUE})")

@@ -263,7 +263,7 @@ public final class Executor {
                            NumericGuard guard) {
         CRC32C crc = new CRC32C();
         try {
-            if (t.copy()) {
+            if (t.copy() && t.operands().getFirst().tensor().stored()) {
                 MemorySegment src = t.operands().getFirst().tensor().data();
                 for (long off = 0; off < src.byteSize(); off += COPY_BLOCK) {
                     long len = Math.min(COPY_BLOCK, src.byteSize() - off);
@@ -277,7 +277,7 @@ public final class Executor {
             List<Operand> ops = t.operands();
             int n = ops.size();
             long numel = t.numel();
-            TensorMerge m = plan.method().prepare(t.context());
+            TensorMerge m = t.copy() ? TensorMerge.IDENTITY : plan.method().prepare(t.context());
             int size = (int) Math.min(chunk, Math.max(1, numel));
             if (m.rowAligned()) {
                 long row = Math.max(1, t.context().rowLength());
@@ -340,7 +340,8 @@ public final class Executor {
     /**
      * Reads elements {@code [off, off+len)} of an operand as working-dtype values. A cropped
      * operand (an embedding matrix wider than the output) is read row by row; a re-indexed one
-     * (a vocabulary matrix of a built tokenizer) through its {@code rows} reader.
+     * (a vocabulary matrix of a built tokenizer) through its {@code rows} reader. A derived input
+     * tensor (a LoRA-adapted weight, fused experts) computes its values as it is read.
      */
     static void read(Operand op, RowReader rows, long[] outShape, DType work, long off, int len, float[] dst) {
         if (rows != null) {
@@ -348,10 +349,8 @@ public final class Executor {
             return;
         }
         DType stored = op.tensor().info().dtype();
-        MemorySegment data = op.tensor().data();
-        int esz = stored.byteSize();
         if (!op.cropped()) {
-            Codec.decode(stored, data, off * esz, dst, 0, len);
+            op.tensor().read(off, len, dst, 0);
         } else {
             long cols = outShape[1];
             long srcCols = op.tensor().info().shape()[1];
@@ -361,7 +360,7 @@ public final class Executor {
                 long row = e / cols;
                 long col = e % cols;
                 int piece = (int) Math.min(len - done, cols - col);
-                Codec.decode(stored, data, (row * srcCols + col) * esz, dst, done, piece);
+                op.tensor().read(row * srcCols + col, piece, dst, done);
                 done += piece;
             }
         }

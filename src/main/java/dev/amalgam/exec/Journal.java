@@ -167,10 +167,12 @@ final class Journal implements AutoCloseable {
                         .append(t.context().globals()).append(' ').append(t.context().perModel()).append(' ')
                         .append(t.context().seed()).append(' ').append(t.context().workDtype()).append('\n');
                 for (Operand o : t.operands()) {
-                    Path f = o.tensor().source().path();
                     sb.append("  ").append(o.model()).append(' ').append(o.tensor().name()).append(' ')
-                            .append(stamps.computeIfAbsent(f, Journal::stamp)).append(' ').append(o.cropCols())
-                            .append(' ').append(o.rows() != null).append('\n');
+                            .append(o.tensor().info().dtype());
+                    for (Path f : o.tensor().files()) {
+                        sb.append(' ').append(stamps.computeIfAbsent(f, Journal::stamp));
+                    }
+                    sb.append(' ').append(o.cropCols()).append(' ').append(o.rows() != null).append('\n');
                 }
             }
         }

@@ -81,8 +81,7 @@ final class RowReader {
 
     private void decode(TensorHandle h, long row, int col, int n, float[] dst, int at) {
         DType stored = h.info().dtype();
-        long srcCols = h.info().shape()[1];
-        Codec.decode(stored, h.data(), (row * srcCols + col) * stored.byteSize(), dst, at, n);
+        h.read(row * h.info().shape()[1] + col, n, dst, at);
         if (stored != work && work != DType.F32 && work != DType.F64) {
             Codec.round(work, dst, at, n);
         }

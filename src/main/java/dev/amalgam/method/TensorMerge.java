@@ -10,6 +10,9 @@ package dev.amalgam.method;
  */
 public interface TensorMerge {
 
+    /** The first operand unchanged: what a copied tensor whose input is computed while read goes through. */
+    TensorMerge IDENTITY = (in, n, offset, out) -> System.arraycopy(in[0], 0, out, 0, n);
+
     /**
      * True when every chunk must hold whole rows (the last dimension), e.g. for per-row ranking.
      * The executor then rounds its chunk size to a multiple of the row length.

@@ -4,9 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
@@ -17,20 +19,42 @@ import java.util.regex.Pattern;
  * per-architecture table. Model stage.
  *
  * <p>The first {@code .<digits>.} in a name marks a layer: the text before it is the layer
- * prefix (e.g. {@code model.layers}), the text after it the layer suffix
- * ({@code self_attn.q_proj.weight}). The prefix whose layers match the config's layer count (or,
- * failing that, the one with most tensors) is the decoder stack. Names without a layer index
- * are pre-layer weights when they are embeddings and post-layer weights otherwise (final norm,
- * lm_head). Tensors under any other numbered prefix (a vision tower, say) are extra weights the
- * merge carries from the donor model. Every tensor falls in exactly one of these groups.
+ * prefix (e.g. {@code model.layers}, {@code transformer.h}, {@code bert.encoder.layer}), the text
+ * after it the layer suffix ({@code self_attn.q_proj.weight}; per-expert MoE tensors keep their
+ * expert index in the suffix). The prefix whose layers match the config's layer count (or, failing
+ * that, the one with most tensors) is the layer stack that recipes slice. Names without a layer
+ * index are pre-layer weights when they are input embeddings and post-layer weights otherwise
+ * (final norm, output head, pooler, prediction heads). Every tensor falls in exactly one group.
+ *
+ * <p>Extra weights, which a merge carries unchanged from its donor (the base model), are the
+ * tensors of other modules: of a multimodal model's non-text towers and projectors — any name with
+ * a path component from {@link #AUXILIARY} — and of any other numbered stack (with the tensors
+ * under that stack's root, the first path component where it leaves the layer stack's path).
+ *
+ * <p>Where names alone cannot tell, a small table decides:
+ * <ul>
+ *   <li>{@link #AUXILIARY}: the component names of vision and audio towers and projectors
+ *       (LLaVA, Gemma 3, Mistral 3, Qwen2-VL, Idefics, Phi-3-vision), so that a tower with as many
+ *       layers as the text model, or with more tensors, is never taken for it;</li>
+ *   <li>{@link #LAYER_KEYS}: where config.json keeps the layer count; a multimodal config that
+ *       omits {@code text_config.num_hidden_layers} (older LLaVA) gets it written when a merge
+ *       changes the count, from the layers present;</li>
+ *   <li>output heads that tie to the input embedding: {@code lm_head}, GPT-NeoX's
+ *       {@code embed_out}, BERT's {@code cls.predictions.decoder} ({@link #isOutputHead}).</li>
+ * </ul>
  */
 public final class Architecture {
 
     private static final Pattern LAYER = Pattern.compile("\\.(\\d+)\\.");
 
     /** Config keys that hold the layer count, in the order they are tried. */
-    private static final List<String> LAYER_KEYS = List.of(
+    static final List<String> LAYER_KEYS = List.of(
             "num_hidden_layers", "n_layer", "num_layers", "n_layers", "text_config.num_hidden_layers");
+
+    /** Path components of non-text modules: vision and audio towers, multimodal projectors. */
+    public static final Set<String> AUXILIARY = Set.of("vision_tower", "vision_model", "visual", "vision_encoder",
+            "vision_embed_tokens", "multi_modal_projector", "mm_projector", "image_newline", "audio_tower",
+            "audio_encoder", "audio_model");
 
     private static final List<String> EMBED_MARKERS = List.of(
             "embed", "wte", "wpe", "word_embeddings", "position_embeddings", "token_type_embeddings");
@@ -78,7 +102,7 @@ public final class Architecture {
         Map<String, Integer> prefixMax = new LinkedHashMap<>();
         for (String n : names) {
             Matcher m = LAYER.matcher(n);
-            if (m.find()) {
+            if (!isAuxiliary(n) && m.find()) {
                 String p = n.substring(0, m.start());
                 prefixCount.merge(p, 1, Integer::sum);
                 prefixMax.merge(p, Integer.parseInt(m.group(1)), Math::max);
@@ -98,20 +122,22 @@ public final class Architecture {
                 }
             }
         }
+        List<String> otherRoots = new ArrayList<>();
+        for (String p : prefixCount.keySet()) {
+            if (!p.equals(prefix)) {
+                otherRoots.add(root(p, prefix));
+            }
+        }
         List<String> pre = new ArrayList<>();
         List<String> post = new ArrayList<>();
         List<String> extra = new ArrayList<>();
         Map<Integer, TreeSet<String>> layers = new TreeMap<>();
         for (String n : names) {
             Matcher m = LAYER.matcher(n);
-            if (m.find()) {
-                String p = n.substring(0, m.start());
-                if (p.equals(prefix)) {
-                    layers.computeIfAbsent(Integer.parseInt(m.group(1)), i -> new TreeSet<>())
-                            .add(n.substring(m.end()));
-                } else {
-                    extra.add(n);
-                }
+            if (isAuxiliary(n) || otherRoots.stream().anyMatch(r -> n.startsWith(r + "."))) {
+                extra.add(n);
+            } else if (m.find() && n.substring(0, m.start()).equals(prefix)) {
+                layers.computeIfAbsent(Integer.parseInt(m.group(1)), i -> new TreeSet<>()).add(n.substring(m.end()));
             } else if (isEmbedding(n)) {
                 pre.add(n);
             } else {
@@ -119,6 +145,10 @@ public final class Architecture {
             }
         }
         int observed = layers.isEmpty() ? 0 : ((TreeMap<Integer, TreeSet<String>>) layers).lastKey() + 1;
+        if (key == null && config.get("text_config") instanceof ObjectNode && prefix != null
+                && prefix.contains("language_model")) {
+            key = "text_config.num_hidden_layers";
+        }
         int count = configLayers >= 0 ? Math.max(configLayers, 0) : observed;
         Map<Integer, List<String>> suffixes = new TreeMap<>();
         layers.forEach((i, s) -> suffixes.put(i, List.copyOf(s)));
@@ -126,7 +156,35 @@ public final class Architecture {
                 suffixes);
     }
 
+    /**
+     * The root of another numbered stack: its path up to and including the first component where
+     * it leaves the layer stack's path ({@code vision_tower} for {@code vision_tower.vision_model.encoder.layers}
+     * beside {@code language_model.model.layers}).
+     */
+    private static String root(String other, String stack) {
+        String[] o = other.split("\\.");
+        String[] s = stack == null ? new String[0] : stack.split("\\.");
+        int i = 0;
+        while (i < o.length - 1 && i < s.length && o[i].equals(s[i])) {
+            i++;
+        }
+        return String.join(".", Arrays.copyOf(o, i + 1));
+    }
+
+    /** True for a tensor of a non-text module (a vision or audio tower, a multimodal projector). */
+    public static boolean isAuxiliary(String name) {
+        for (String c : name.split("\\.")) {
+            if (AUXILIARY.contains(c)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private static boolean isEmbedding(String name) {
+        if (isOutputHead(name)) {
+            return false;
+        }
         for (String m : EMBED_MARKERS) {
             if (name.contains(m)) {
                 return true;
@@ -194,7 +252,8 @@ public final class Architecture {
 
     /** True for an output head that a model with tied embeddings stores as its embedding matrix. */
     public static boolean isOutputHead(String name) {
-        return name.equals("lm_head.weight") || name.endsWith(".lm_head.weight") || name.equals("embed_out.weight");
+        return name.equals("lm_head.weight") || name.endsWith(".lm_head.weight") || name.equals("embed_out.weight")
+                || name.equals("cls.predictions.decoder.weight");
     }
 
     /** True for vocabulary-indexed matrices (embeddings and output heads). */

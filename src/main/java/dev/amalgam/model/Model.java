@@ -53,14 +53,37 @@ public final class Model implements AutoCloseable {
     private final ObjectNode config;
     private final List<TensorSource> shards;
     private final Map<String, TensorHandle> tensors;
+    private final Map<String, List<String>> storedNames;
+    private final Path adapterDir;
 
     private Model(Path dir, String displayName, ObjectNode config, List<TensorSource> shards,
-                  Map<String, TensorHandle> tensors) {
+                  Map<String, TensorHandle> tensors, Map<String, List<String>> storedNames, Path adapterDir) {
         this.dir = dir;
         this.displayName = displayName;
         this.config = config;
         this.shards = shards;
         this.tensors = tensors;
+        this.storedNames = storedNames;
+        this.adapterDir = adapterDir;
+    }
+
+    /**
+     * The same model seen through other tensors (an adapter applied, experts fused): it owns this
+     * model's files and {@code moreFiles}, and replaces this model, which must not be used or closed
+     * afterwards.
+     *
+     * @param tensors     every tensor of the view, by name
+     * @param storedNames for a tensor assembled from stored tensors of other names, those names
+     * @param adapter     the LoRA adapter directory applied, or null (keeps this model's)
+     */
+    Model view(Map<String, TensorHandle> tensors, List<TensorSource> moreFiles, Map<String, List<String>> storedNames,
+               Path adapter) {
+        List<TensorSource> all = new ArrayList<>(shards);
+        all.addAll(moreFiles);
+        Map<String, List<String>> names = new HashMap<>(this.storedNames);
+        names.putAll(storedNames);
+        return new Model(dir, displayName, config, List.copyOf(all), Collections.unmodifiableMap(new TreeMap<>(tensors)),
+                Map.copyOf(names), adapter != null ? adapter : adapterDir);
     }
 
     /**
@@ -109,7 +132,8 @@ public final class Model implements AutoCloseable {
             shards.forEach(TensorSource::close);
             throw e;
         }
-        return new Model(dir, displayName, config, List.copyOf(shards), Collections.unmodifiableMap(tensors));
+        return new Model(dir, displayName, config, List.copyOf(shards), Collections.unmodifiableMap(tensors), Map.of(),
+                null);
     }
 
     private static void openSharded(Path dir, List<Path> roots, Layout layout, Path index, List<TensorSource> shards,
@@ -159,7 +183,7 @@ public final class Model implements AutoCloseable {
      * a Hugging Face cache snapshot ({@code models--org--name/snapshots/<commit>}) the repository's
      * {@code blobs} folder.
      */
-    private static List<Path> allowedRoots(Path dir) {
+    static List<Path> allowedRoots(Path dir) {
         Path real = realPath(dir, Where.file(dir));
         List<Path> roots = new ArrayList<>(List.of(real));
         Path snapshots = real.getParent();
@@ -172,7 +196,7 @@ public final class Model implements AutoCloseable {
     }
 
     /** Refuses {@code file} when links take it outside the allowed roots. */
-    private static void checkInside(Path file, List<Path> roots, Where where) {
+    static void checkInside(Path file, List<Path> roots, Where where) {
         if (!Files.exists(file)) {
             return;
         }
@@ -220,6 +244,11 @@ public final class Model implements AutoCloseable {
         return dir;
     }
 
+    /** The directory of the LoRA adapter applied to this model ({@code model+lora}), or null. */
+    public Path adapterDir() {
+        return adapterDir;
+    }
+
     public String displayName() {
         return displayName;
     }
@@ -236,6 +265,11 @@ public final class Model implements AutoCloseable {
 
     public TensorHandle tensor(String name) {
         return tensors.get(name);
+    }
+
+    /** The names of the stored tensors that tensor {@code name} is read from (itself, unless assembled). */
+    public List<String> storedNames(String name) {
+        return storedNames.getOrDefault(name, List.of(name));
     }
 
     /** The opened tensor files, in the order they were opened. */

@@ -40,6 +40,9 @@ public final class ModelCard {
             if (isHub(e.getKey(), e.getValue())) {
                 hub.add(e.getKey().path());
             }
+            if (isHubAdapter(e.getKey(), e.getValue()) && !hub.contains(e.getKey().loraPath())) {
+                hub.add(e.getKey().loraPath());
+            }
         }
         hub.sort(Comparator.naturalOrder());
         StringBuilder sb = new StringBuilder("---\n");
@@ -93,9 +96,15 @@ public final class ModelCard {
         String text = isHub(ref, model) ? "[" + p + "](https://huggingface.co/" + p + ")" : p;
         if (ref.hasLora()) {
             String l = ref.loraPath();
-            text += " + " + (HUB_ID.matcher(l).matches() ? "[" + l + "](https://huggingface.co/" + l + ")" : l);
+            text += " + " + (isHubAdapter(ref, model) ? "[" + l + "](https://huggingface.co/" + l + ")" : l);
         }
         return text;
+    }
+
+    /** A LoRA adapter is a Hub adapter when its path is an org/name id and it was found in the Hugging Face cache. */
+    static boolean isHubAdapter(ModelRef ref, Model model) {
+        return ref.hasLora() && HUB_ID.matcher(ref.loraPath()).matches() && model != null && model.adapterDir() != null
+                && model.adapterDir().toString().contains("/snapshots/");
     }
 
     /** A model is a Hub model when its path is an org/name id and it was found in the Hugging Face cache. */

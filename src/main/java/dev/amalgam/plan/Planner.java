@@ -11,6 +11,8 @@ import dev.amalgam.method.Methods;
 import dev.amalgam.method.ParamSpec;
 import dev.amalgam.model.Architecture;
 import dev.amalgam.model.Configs;
+import dev.amalgam.model.ExpertLayout;
+import dev.amalgam.model.LoraAdapter;
 import dev.amalgam.model.Model;
 import dev.amalgam.model.ModelLocator;
 import dev.amalgam.model.TensorHandle;
@@ -34,9 +36,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -191,7 +193,7 @@ public final class Planner {
         List<Shard> shards = shard(ordered);
         ObjectNode config = outputConfig(donor, donorArch, out, modelsForm, ordered);
         return new Plan(recipe, method, Collections.unmodifiableMap(models), base, donor, List.copyOf(ordered),
-                shards, config, out, unusedTensors(), List.copyOf(warnings), tokenizer);
+                shards, config, out, unusedTensors(donor, ordered), List.copyOf(warnings), tokenizer);
     }
 
     private void openModels() {
@@ -199,16 +201,17 @@ public final class Planner {
         locator = new ModelLocator(options.workDir(), recipeDir, options.hubCache());
         for (ModelRef ref : recipe.referencedModels()) {
             Where where = whereOf(ref);
-            if (ref.hasLora()) {
-                throw AmalgamException.input("LoRA references (model+lora) are not supported yet: " + ref, where,
-                        "merge the adapter into the model first and reference the merged directory");
-            }
             Path dir = locator.locate(ref.path(), ref.revision(), where);
             Model m = Model.open(dir, ref.toString());
             models.put(ref, m);
-            archs.put(ref, Architecture.infer(m));
+            if (ref.hasLora()) {
+                Path adapter = locator.locate(ref.loraPath(), ref.loraRevision(), where);
+                models.put(ref, LoraAdapter.apply(m, adapter, ref.loraPath(), options.loraMergeDtype(), warnings));
+            }
             used.put(ref, new HashSet<>());
         }
+        warnings.addAll(ExpertLayout.unify(models));
+        models.forEach((ref, m) -> archs.put(ref, Architecture.infer(m)));
     }
 
     private Where whereOf(ModelRef ref) {
@@ -618,27 +621,54 @@ public final class Planner {
                 .orElse(null);
     }
 
-    private Map<ModelRef, List<String>> unusedTensors() {
+    /**
+     * Per model, every input tensor no output tensor reads, with the reason (in stored names: a
+     * fused view's tensor stands for the per-expert tensors it is read from). A tensor of the donor
+     * (the base model) that is neither read, nor in an unselected layer, nor replaced by an output
+     * tensor of the same name is an error: the output would silently lose it.
+     */
+    private Map<ModelRef, List<String>> unusedTensors(ModelRef donor, List<OutputTensor> outputs) {
+        Map<String, OutputTensor> byName = new HashMap<>();
+        outputs.forEach(t -> byName.put(t.name(), t));
         Map<ModelRef, List<String>> result = new LinkedHashMap<>();
         for (Map.Entry<ModelRef, Model> e : models.entrySet()) {
             Set<String> u = used.get(e.getKey());
             List<String> rest = new ArrayList<>();
+            List<String> dropped = new ArrayList<>();
             Architecture a = archs.get(e.getKey());
-            Set<String> layerNames = new LinkedHashSet<>();
+            Set<String> extra = new HashSet<>(a.extraWeights());
             for (String n : e.getValue().tensors().keySet()) {
                 if (u.contains(n)) {
                     continue;
                 }
-                boolean isLayer = a.layerPrefix() != null && n.startsWith(a.layerPrefix() + ".");
-                if (isLayer) {
-                    layerNames.add(n);
+                String why;
+                if (a.layerPrefix() != null && n.startsWith(a.layerPrefix() + ".")) {
+                    why = "layer not selected by any layer_range";
+                } else if (extra.contains(n) && !e.getKey().equals(donor)) {
+                    why = "not merged: the output carries this module from " + donor;
+                } else if (byName.containsKey(n) && !byName.get(n).dtype().isFloatingPoint()) {
+                    why = "not merged: integer tensors are taken from one model, here "
+                            + byName.get(n).operands().getFirst().model();
+                } else if (byName.containsKey(n)) {
+                    why = "the output's " + n + " comes from other models of the recipe";
+                } else {
+                    why = "not part of the output";
+                    dropped.add(n);
                 }
-                rest.add(n + (isLayer ? " (layer not selected by any layer_range)" : " (not part of the output)"));
+                for (String stored : e.getValue().storedNames(n)) {
+                    rest.add(stored + " (" + why + ")");
+                }
             }
-            if (rest.size() > layerNames.size()) {
-                warnings.add(e.getKey() + ": " + (rest.size() - layerNames.size())
-                        + " tensor(s) outside the layer stack are not in the output: "
-                        + rest.stream().filter(s -> s.endsWith("(not part of the output)")).limit(5).toList());
+            if (!dropped.isEmpty() && e.getKey().equals(donor)) {
+                throw new AmalgamException(AmalgamException.Kind.MISSING_TENSOR, dropped.size() + " tensor(s) of "
+                        + donor + " would be missing from the output, e.g. " + dropped.getFirst(),
+                        Where.tensor(e.getValue().dir(), dropped.getFirst()),
+                        "pre-layer tensors come from the first slice's models and post-layer ones from the last "
+                                + "slice's; include " + donor + " there (if it is, report this as a bug)");
+            }
+            if (!dropped.isEmpty()) {
+                warnings.add(e.getKey() + ": " + dropped.size() + " tensor(s) outside the layer stack are not in "
+                        + "the output: " + dropped.subList(0, Math.min(5, dropped.size())));
             }
             result.put(e.getKey(), List.copyOf(rest));
         }

@@ -56,9 +56,8 @@ import java.util.stream.Stream;
 public final class Synth {
 
     /** The architectures a fresh model can have. */
-    public static final List<String> SUPPORTED_ARCHITECTURES = List.of(
-            "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM",
-            "GemmaForCausalLM", "Phi3ForCausalLM");
+    public static final List<String> SUPPORTED_ARCHITECTURES =
+            Stream.of(Family.values()).map(f -> f.synthName).toList();
 
     /** Files copied verbatim from a base model into a derived one, when present. */
     private static final List<String> TOKENIZER_FILES = List.of(
@@ -115,6 +114,10 @@ public final class Synth {
     private record Fresh(float mean, double std) implements Source {
     }
 
+    /** Position ids: {@code 0, 1, 2, ...} along the last dimension. */
+    private record Positions(long length) implements Source {
+    }
+
     /** A base tensor, plus {@code noise * N(0, 1)} when it is floating point. */
     private record Derived(SafetensorsFile file, TensorInfo info, double noise) implements Source {
     }
@@ -156,13 +159,13 @@ public final class Synth {
         Family family = Family.of(spec.architecture());
         DType dtype = spec.dtype() == null ? DType.F16 : spec.dtype();
         checkSpec(spec, dtype);
-        boolean tied = family == Family.GEMMA || spec.tied();
+        boolean tied = family.tied(spec.tied());
         int headDim = spec.hidden() / spec.heads();
         List<Plan> plans = new ArrayList<>();
-        for (var t : family.tensors(spec, headDim, tied)) {
-            boolean norm = t.getKey().endsWith("norm.weight");
-            float mean = norm && family != Family.GEMMA ? 1f : 0f;
-            plans.add(new Plan(t.getKey(), dtype, t.getValue(), new Fresh(mean, INIT_STD)));
+        for (Family.Tensor t : family.tensors(spec, headDim, tied)) {
+            plans.add(t.positions()
+                    ? new Plan(t.name(), DType.I64, t.shape(), new Positions(t.shape()[t.shape().length - 1]))
+                    : new Plan(t.name(), dtype, t.shape(), new Fresh(t.mean(), INIT_STD)));
         }
         plans.sort(Comparator.comparing(Plan::name));
         long[] sizes = writeTensors(plans, spec.seed(), spec.shards(), outDir, written);
@@ -175,7 +178,7 @@ public final class Synth {
         gen.put("eos_token_id", EOS);
         writeText(outDir.resolve("generation_config.json"), PyJson.dumps(gen, true) + "\n", written);
         Tokenizer.write(outDir, spec.vocab(), MAX_POSITIONS, written);
-        return result(outDir, spec.architecture(), sizes, written);
+        return result(outDir, family.architecture, sizes, written);
     }
 
     private static void checkSpec(SynthSpec s, DType dtype) {
@@ -428,6 +431,11 @@ public final class Synth {
                     case Fresh f -> {
                         for (int i = 0; i < n; i++) {
                             buf[i] = (float) (f.mean() + f.std() * rng.nextGaussian());
+                        }
+                    }
+                    case Positions ps -> {
+                        for (int i = 0; i < n; i++) {
+                            buf[i] = (done + i) % ps.length();
                         }
                     }
                     case Derived d -> {

@@ -313,10 +313,10 @@ class SynthTest {
 
     @Test
     void unknownArchitectureListsTheSupportedOnes() {
-        assertThatThrownBy(() -> Synth.write(SynthSpec.tiny("GPT2LMHeadModel"), tmp.resolve("x")))
+        assertThatThrownBy(() -> Synth.write(SynthSpec.tiny("FalconForCausalLM"), tmp.resolve("x")))
                 .isInstanceOfSatisfying(AmalgamException.class, e -> {
                     assertThat(e.kind()).isEqualTo(AmalgamException.Kind.INPUT);
-                    assertThat(e.getMessage()).contains("GPT2LMHeadModel");
+                    assertThat(e.getMessage()).contains("FalconForCausalLM");
                     assertThat(e.hint()).contains("MistralForCausalLM").contains("Phi3ForCausalLM").contains("Qwen2ForCausalLM");
                 });
     }
