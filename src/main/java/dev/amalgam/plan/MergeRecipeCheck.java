@@ -17,6 +17,7 @@ import dev.amalgam.recipe.Recipe;
 import dev.amalgam.recipe.RecipeWarning;
 import dev.amalgam.recipe.Setting;
 import dev.amalgam.recipe.Suggest;
+import dev.amalgam.tokenizer.ChatTemplates;
 import dev.amalgam.recipe.TokenSpec;
 
 import java.util.ArrayList;
@@ -53,7 +54,6 @@ final class MergeRecipeCheck {
             "arcee_fusion", "karcher", "task_arithmetic", "ties", "dare_ties", "dare_linear", "breadcrumbs",
             "breadcrumbs_ties", "della", "della_linear", "multislerp", "nearswap", "sce", "ram", "ramplus_tl");
     private static final List<String> TOKENIZER_KEYS = List.of("tokens", "pad_to_multiple_of");
-    private static final List<String> CHAT_TEMPLATES = List.of("alpaca", "chatml", "exaone", "llama3", "mistral");
     private static final List<String> PRE = List.of("model.embed_tokens.weight");
     private static final List<String> POST = List.of("model.norm.weight", "lm_head.weight");
     private static final List<String> LAYER = List.of("self_attn.q_proj.weight", "self_attn.k_proj.weight",
@@ -191,16 +191,17 @@ final class MergeRecipeCheck {
         }
     }
 
+    /** mergekit's rule: "auto", a built-in name, or a literal template of 20 or more characters with a '{'. */
     private void chatTemplate() {
         String t = recipe.chatTemplate();
-        if (t == null || t.equals("auto") || CHAT_TEMPLATES.contains(t) || t.contains("{{") || t.contains("{%")) {
+        List<String> names = ChatTemplates.names();
+        if (t == null || t.equals("auto") || names.contains(t) || (t.length() >= 20 && t.contains("{"))) {
             return;
         }
-        String near = Suggest.closest(t, CHAT_TEMPLATES);
-        out.add(Problem.warning("chat_template '" + t + "' is neither 'auto' nor a built-in template, so it is"
-                + " written out as a Jinja template as it stands", recipe.chatTemplateWhere(),
-                (near != null ? "did you mean '" + near + "'? " : "") + "built-in templates: "
-                        + String.join(", ", CHAT_TEMPLATES)));
+        String near = Suggest.closest(t, names);
+        out.add(Problem.error("chat_template '" + t + "' is neither 'auto', a built-in template nor a Jinja template",
+                recipe.chatTemplateWhere(), (near != null ? "did you mean '" + near + "'? " : "")
+                        + "built-in templates: " + String.join(", ", names)));
     }
 
     private void tokens() {

@@ -48,12 +48,22 @@ class CheckCommandTest {
 
     @Test
     void warningsAloneStillExitZero() throws IOException {
-        Path f = write("merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: 1}\nchat_template: chatlm\n");
+        Path f = write("merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: 1}\ndtyp: float16\n");
         Run r = check(f.toString());
         assertThat(r.exitCode()).isZero();
-        assertThat(r.out()).startsWith("warning: chat_template 'chatlm' is neither 'auto' nor a built-in template")
-                .contains("  at " + f + ":5:16 (chat_template)", "  hint: did you mean 'chatml'?")
+        assertThat(r.out()).startsWith("warning: unknown key 'dtyp'")
+                .contains("  at " + f + ":5:1", "  hint: did you mean 'dtype'?")
                 .endsWith(f + ": valid mergekit recipe (1 warning)" + System.lineSeparator());
+    }
+
+    @Test
+    void aChatTemplateThatIsNoTemplateIsAnErrorAsInMergekit() throws IOException {
+        Path f = write("merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: 1}\nchat_template: chatlm\n");
+        Run r = check(f.toString());
+        assertThat(r.exitCode()).isEqualTo(2);
+        assertThat(r.out()).startsWith("error: chat_template 'chatlm' is neither 'auto', a built-in template nor a "
+                        + "Jinja template")
+                .contains("  at " + f + ":5:16 (chat_template)", "  hint: did you mean 'chatml'?");
     }
 
     @Test

@@ -324,10 +324,10 @@ class RecipeCheckTest {
     }
 
     @Test
-    void chatTemplateThatIsNeitherBuiltInNorJinjaWarns() {
+    void chatTemplateThatIsNeitherBuiltInNorJinjaIsAnError() {
         Problem p = only("merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: 1}\n"
                 + "chat_template: chatlm\n");
-        assertThat(p.isError()).isFalse();
+        assertThat(p.isError()).isTrue();
         assertThat(p.where()).isEqualTo(at(5, 16, "chat_template"));
         assertThat(p.hint()).startsWith("did you mean 'chatml'?");
     }
@@ -423,7 +423,7 @@ class RecipeCheckTest {
                 chat_template: chatlm
                 """);
         assertThat(r.problems()).extracting(p -> p.where().line()).containsExactly(4, 5, 6);
-        assertThat(r.summary()).isEqualTo("r.yml: invalid mergekit recipe: 1 error, 2 warnings");
+        assertThat(r.summary()).isEqualTo("r.yml: invalid mergekit recipe: 2 errors, 1 warning");
     }
 
     @Test
