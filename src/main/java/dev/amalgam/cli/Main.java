@@ -15,7 +15,7 @@ import java.util.Arrays;
 @Command(name = "amalgam", mixinStandardHelpOptions = true, version = "amalgam 0.1.0",
         description = "Merges language models from mergekit recipes.",
         subcommands = {MergeCommand.class, PlanCommand.class, InspectCommand.class, DemoCommand.class,
-                SynthCommand.class, VerifyCommand.class, CheckCommand.class,
+                SynthCommand.class, VerifyCommand.class, CheckCommand.class, BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
