@@ -10,7 +10,8 @@ import java.nio.ByteOrder;
  * The reference kernels: plain counted loops, one element at a time, exactly the arithmetic the
  * methods specify. Kernel stage. They define the results every other {@link KernelProvider} must
  * reproduce bit for bit, and they run wherever the Vector API is absent. C2 auto-vectorises the
- * float16 loops (F16C intrinsics) but not the bfloat16 ones, whose NaN test is a branch.
+ * float16 loops (F16C intrinsics), so the vector kernels keep them, but not the bfloat16 ones,
+ * whose NaN test is a branch.
  */
 final class ScalarKernels implements KernelProvider {
 
@@ -82,14 +83,43 @@ final class ScalarKernels implements KernelProvider {
         weightedSumRange(d, w, in, 0, n, normalize, divisor, out);
     }
 
-    /** {@link #lerp} of elements [from, to) only: the vector kernels' tail and NaN fallback. */
+    /** {@link #lerp} of elements [from, to) only: the vector kernels' tail, and their float16. */
     static void lerpRange(DType d, float c0, float[] a, float c1, float[] b, float[] out, int from, int to) {
         for (int e = from; e < to; e++) {
             out[e] = Codec.round(d, c0 * a[e] + c1 * b[e]);
         }
     }
 
-    /** {@link #weightedSum} of elements [from, to) only: the vector kernels' tail and NaN fallback. */
+    /**
+     * {@link #weightedSum} in float16, operand by operand over the chunk instead of element by
+     * element — the same operations on each element in the same order — so that every loop is one
+     * F16C round trip that C2 vectorises.
+     */
+    static void weightedSumF16ByOperand(float[] w, float[][] in, int n, boolean normalize, float divisor,
+                                        float[] out) {
+        float w0 = w[0];
+        float[] x0 = in[0];
+        for (int e = 0; e < n; e++) {
+            out[e] = Float.float16ToFloat(Float.floatToFloat16(w0 * x0[e]));
+        }
+        for (int k = 1; k < w.length; k++) {
+            float wk = w[k];
+            float[] xk = in[k];
+            for (int e = 0; e < n; e++) {
+                out[e] += Float.float16ToFloat(Float.floatToFloat16(wk * xk[e]));
+            }
+        }
+        for (int e = 0; e < n; e++) {
+            out[e] = Float.float16ToFloat(Float.floatToFloat16(out[e]));
+        }
+        if (normalize) {
+            for (int e = 0; e < n; e++) {
+                out[e] = Float.float16ToFloat(Float.floatToFloat16(out[e] / divisor));
+            }
+        }
+    }
+
+    /** {@link #weightedSum} of elements [from, to) only: the vector kernels' tail. */
     static void weightedSumRange(DType d, float[] w, float[][] in, int from, int to, boolean normalize,
                                  float divisor, float[] out) {
         int m = w.length;

@@ -16,23 +16,16 @@ import java.nio.ByteOrder;
  * of elements at a time. Kernel stage. This is the only class that names {@code jdk.incubator.vector};
  * {@link Kernels} loads it only when that module is in the boot layer.
  *
- * <p>How each kernel stays exact:
- * <ul>
- *   <li>bfloat16: widening a short to an int and shifting left 16 is the decode; the encode adds
- *       {@code 0x7FFF + lsb} and keeps the upper half, with NaN lanes blended to {@code 0x7FC0},
- *       which is the scalar rule without its branch.</li>
- *   <li>float16 rounding in registers: normal magnitudes round at bit 13 of the float32 pattern
- *       (RNE by {@code + 0xFFF + lsb}), results of 65536 or more become infinity, and magnitudes
- *       below 2^-14 are rounded to the subnormal step 2^-24 by the hardware, as
- *       {@code (|x| + 0.5f) - 0.5f}. NaN payloads are whatever the JDK's conversions make of them,
- *       so a vector that holds a NaN is redone by the scalar code.</li>
- *   <li>Arithmetic is lanewise multiply, add and divide in the scalar code's order; never FMA.
- *       The payload (and sign) of a NaN that arithmetic makes is not specified by Java — C2's
- *       scalar loops themselves differ between compilations — so the merge passes agree with the
- *       scalar ones on every bit of every number and on NaN-ness; the conversions agree on every
- *       bit, NaN payloads included.</li>
- * </ul>
- * Nothing here reduces across lanes, so results do not depend on the vector width.
+ * <p>bfloat16 is where vectors pay: widening a short to an int and shifting left 16 is the decode;
+ * the encode adds {@code 0x7FFF + lsb} and keeps the upper half, with NaN lanes blended to
+ * {@code 0x7FC0} — the scalar rule without its branch, which is what keeps C2 from vectorising the
+ * scalar loop. float16 stays with the scalar loops, which C2 vectorises with the F16C conversion
+ * instructions, faster than any Vector API sequence available in JDK 25. Arithmetic is lanewise
+ * multiply, add and divide in the scalar code's order, never FMA; nothing reduces across lanes, so
+ * results do not depend on the vector width. The payload (and sign) of a NaN that arithmetic makes
+ * is not specified by Java — C2's scalar loops themselves differ between compilations — so the merge
+ * passes agree with the scalar ones on every bit of every number and on NaN-ness; the conversions
+ * agree on every bit, NaN payloads included.
  */
 final class VectorKernels implements KernelProvider {
 
@@ -43,12 +36,6 @@ final class VectorKernels implements KernelProvider {
     private static final int L = F.length();
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
-    /** The smallest float32 magnitude that is a normal float16, 2^-14. */
-    private static final int F16_MIN_NORMAL = 0x38800000;
-    /** A rounded magnitude of 2^16 or more overflows float16. */
-    private static final int F16_OVERFLOW = 0x47800000;
-    /** Magnitudes of 65520 or more round to float16 infinity. */
-    private static final int F16_ROUNDS_TO_INF = 0x477FF000;
     private static final int F32_INF = 0x7F800000;
     private static final int F32_ABS = 0x7FFFFFFF;
 
@@ -107,104 +94,46 @@ final class VectorKernels implements KernelProvider {
         ScalarKernels.INSTANCE.encodeBf16(src, srcOff + i, n - i, dst, off + 2L * i);
     }
 
-    /** R_bf16 of every lane: exact for every input, NaN included. */
-    private static FloatVector roundBf16(FloatVector x) {
-        IntVector b = x.reinterpretAsInts();
-        IntVector r = b.add(b.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000);
-        return r.blend(0x7FC00000, b.and(F32_ABS).compare(VectorOperators.GT, F32_INF)).reinterpretAsFloats();
-    }
+    /*
+     * R_bf16 of a vector x, written out in every loop rather than called: a 58-byte helper was left
+     * un-inlined at call sites C2 judged cold, its vectors boxed, and the weighted sum measured 4x
+     * slower with 12 bytes allocated per element. In every loop below, with b = x's bits:
+     *     r = (b + ((b >>> 16) & 1) + 0x7FFF) & 0xFFFF0000, and 0x7FC00000 where |b| > 0x7F800000.
+     */
 
     @Override
     public void roundBf16(float[] a, int off, int n) {
         int i = off;
         for (int upper = off + n - n % L; i < upper; i += L) {
-            roundBf16(FloatVector.fromArray(F, a, i)).intoArray(a, i);
+            IntVector b = FloatVector.fromArray(F, a, i).reinterpretAsInts();
+            b.add(b.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000)
+                    .blend(0x7FC00000, b.and(F32_ABS).compare(VectorOperators.GT, F32_INF))
+                    .reinterpretAsFloats().intoArray(a, i);
         }
         ScalarKernels.INSTANCE.roundBf16(a, i, off + n - i);
     }
 
     // ------------------------------------------------------------------------------------- float16
 
+    /*
+     * float16 stays scalar: Float.float16ToFloat and floatToFloat16 are F16C intrinsics that C2
+     * vectorises (vcvtph2ps/vcvtps2ph), which no Vector API sequence in JDK 25 matches — measured
+     * with JMH at 11 Gelem/s scalar against 4.5 for a bit-twiddling vector decode.
+     */
+
     @Override
     public void decodeF16(MemorySegment src, long off, float[] dst, int dstOff, int n) {
-        if (!viewable(src)) {
-            ScalarKernels.INSTANCE.decodeF16(src, off, dst, dstOff, n);
-            return;
-        }
-        int i = 0;
-        for (int upper = n - n % L; i < upper; i += L) {
-            ShortVector h = ShortVector.fromMemorySegment(S, src, off + 2L * i, LE);
-            IntVector b = (IntVector) h.convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0);
-            IntVector em = b.and(0x7FFF);
-            if (em.compare(VectorOperators.GT, 0x7C00).anyTrue()) {
-                // NaNs: the JDK's conversion decides the payload
-                ScalarKernels.INSTANCE.decodeF16(src, off + 2L * i, dst, dstOff + i, L);
-                continue;
-            }
-            IntVector sign = b.and(0x8000).lanewise(VectorOperators.LSHL, 16);
-            IntVector normal = em.lanewise(VectorOperators.LSHL, 13).add((127 - 15) << 23);
-            normal = normal.blend(F32_INF, em.compare(VectorOperators.EQ, 0x7C00));
-            // subnormals and zero: em · 2^-24, exact in float32
-            IntVector sub = ((FloatVector) em.convert(VectorOperators.I2F, 0)).mul(0x1p-24f).reinterpretAsInts();
-            normal.blend(sub, em.compare(VectorOperators.LT, 0x0400)).or(sign).reinterpretAsFloats()
-                    .intoArray(dst, dstOff + i);
-        }
-        ScalarKernels.INSTANCE.decodeF16(src, off + 2L * i, dst, dstOff + i, n - i);
+        ScalarKernels.INSTANCE.decodeF16(src, off, dst, dstOff, n);
     }
 
     @Override
     public void encodeF16(float[] src, int srcOff, int n, MemorySegment dst, long off) {
-        if (!viewable(dst)) {
-            ScalarKernels.INSTANCE.encodeF16(src, srcOff, n, dst, off);
-            return;
-        }
-        int i = 0;
-        for (int upper = n - n % L; i < upper; i += L) {
-            FloatVector x = FloatVector.fromArray(F, src, srcOff + i);
-            IntVector b = x.reinterpretAsInts();
-            IntVector abs = b.and(F32_ABS);
-            if (abs.compare(VectorOperators.GT, F32_INF).anyTrue()) {
-                ScalarKernels.INSTANCE.encodeF16(src, srcOff + i, L, dst, off + 2L * i);
-                continue;
-            }
-            IntVector sign = b.lanewise(VectorOperators.LSHR, 16).and(0x8000);
-            IntVector normal = abs.add(abs.lanewise(VectorOperators.LSHR, 13).and(1)).add(0xFFF - ((127 - 15) << 23))
-                    .lanewise(VectorOperators.LSHR, 13);
-            normal = normal.blend(0x7C00, abs.compare(VectorOperators.GE, F16_ROUNDS_TO_INF));
-            // below 2^-14: the float16 subnormal step is the ulp of 0.5f, so the sum rounds it (RNE)
-            IntVector sub = abs.reinterpretAsFloats().add(0.5f).reinterpretAsInts().sub(0x3F000000);
-            IntVector h = normal.blend(sub, abs.compare(VectorOperators.LT, F16_MIN_NORMAL)).or(sign);
-            ((ShortVector) h.convertShape(VectorOperators.I2S, S, 0)).intoMemorySegment(dst, off + 2L * i, LE);
-        }
-        ScalarKernels.INSTANCE.encodeF16(src, srcOff + i, n - i, dst, off + 2L * i);
-    }
-
-    /**
-     * R_f16 of every lane, exact for every input but NaN; NaN lanes are passed through unchanged so
-     * that they survive to the result, where the caller sees them and redoes the vector in scalar.
-     */
-    private static FloatVector roundF16(FloatVector x) {
-        IntVector b = x.reinterpretAsInts();
-        IntVector abs = b.and(F32_ABS);
-        IntVector normal = abs.add(abs.lanewise(VectorOperators.LSHR, 13).and(1)).add(0xFFF).and(0xFFFFE000);
-        normal = normal.blend(F32_INF, normal.compare(VectorOperators.GE, F16_OVERFLOW));
-        IntVector sub = abs.reinterpretAsFloats().add(0.5f).sub(0.5f).reinterpretAsInts();
-        IntVector r = normal.blend(sub, abs.compare(VectorOperators.LT, F16_MIN_NORMAL)).or(b.and(0x80000000));
-        return r.blend(b, abs.compare(VectorOperators.GT, F32_INF)).reinterpretAsFloats();
+        ScalarKernels.INSTANCE.encodeF16(src, srcOff, n, dst, off);
     }
 
     @Override
     public void roundF16(float[] a, int off, int n) {
-        int i = off;
-        for (int upper = off + n - n % L; i < upper; i += L) {
-            FloatVector x = FloatVector.fromArray(F, a, i);
-            if (x.test(VectorOperators.IS_NAN).anyTrue()) {
-                ScalarKernels.INSTANCE.roundF16(a, i, L);
-            } else {
-                roundF16(x).intoArray(a, i);
-            }
-        }
-        ScalarKernels.INSTANCE.roundF16(a, i, off + n - i);
+        ScalarKernels.INSTANCE.roundF16(a, off, n);
     }
 
     // ---------------------------------------------------------------------------------------- lerp
@@ -221,19 +150,11 @@ final class VectorKernels implements KernelProvider {
             }
             case BF16 -> {
                 for (int e = 0; e < upper; e += L) {
-                    roundBf16(FloatVector.fromArray(F, a, e).mul(c0).add(FloatVector.fromArray(F, b, e).mul(c1)))
-                            .intoArray(out, e);
-                }
-            }
-            case F16 -> {
-                for (int e = 0; e < upper; e += L) {
-                    FloatVector r = roundF16(FloatVector.fromArray(F, a, e).mul(c0)
-                            .add(FloatVector.fromArray(F, b, e).mul(c1)));
-                    if (r.test(VectorOperators.IS_NAN).anyTrue()) {
-                        ScalarKernels.lerpRange(d, c0, a, c1, b, out, e, e + L);
-                    } else {
-                        r.intoArray(out, e);
-                    }
+                    IntVector x = FloatVector.fromArray(F, a, e).mul(c0).add(FloatVector.fromArray(F, b, e).mul(c1))
+                            .reinterpretAsInts();
+                    x.add(x.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000)
+                            .blend(0x7FC00000, x.and(F32_ABS).compare(VectorOperators.GT, F32_INF))
+                            .reinterpretAsFloats().intoArray(out, e);
                 }
             }
             default -> upper = 0;
@@ -243,13 +164,22 @@ final class VectorKernels implements KernelProvider {
 
     // -------------------------------------------------------------------------------- weighted sum
 
+    /*
+     * Operand by operand over the chunk: out = R(w0·x0), then out += R(wk·xk) for each further
+     * operand, then the final rounding and division — per element the scalar order exactly, in
+     * short loops without calls.
+     */
+
     @Override
     public void weightedSum(DType d, float[] w, float[][] in, int n, boolean normalize, float divisor, float[] out) {
         int upper = n - n % L;
         switch (d) {
             case F32 -> weightedSumF32(w, in, upper, normalize, divisor, out);
             case BF16 -> weightedSumBf16(w, in, upper, normalize, divisor, out);
-            case F16 -> weightedSumF16(w, in, upper, normalize, divisor, out);
+            case F16 -> {
+                ScalarKernels.weightedSumF16ByOperand(w, in, n, normalize, divisor, out);
+                upper = n;
+            }
             default -> upper = 0;
         }
         ScalarKernels.weightedSumRange(d, w, in, upper, n, normalize, divisor, out);
@@ -257,53 +187,78 @@ final class VectorKernels implements KernelProvider {
 
     private static void weightedSumF32(float[] w, float[][] in, int upper, boolean normalize, float divisor,
                                        float[] out) {
-        int m = w.length;
+        float w0 = w[0];
+        float[] x0 = in[0];
         for (int e = 0; e < upper; e += L) {
-            FloatVector acc = FloatVector.fromArray(F, in[0], e).mul(w[0]);
-            for (int k = 1; k < m; k++) {
-                acc = acc.add(FloatVector.fromArray(F, in[k], e).mul(w[k]));
+            FloatVector.fromArray(F, x0, e).mul(w0).intoArray(out, e);
+        }
+        for (int k = 1; k < w.length; k++) {
+            float wk = w[k];
+            float[] xk = in[k];
+            for (int e = 0; e < upper; e += L) {
+                FloatVector.fromArray(F, out, e).add(FloatVector.fromArray(F, xk, e).mul(wk)).intoArray(out, e);
             }
-            if (normalize) {
-                acc = acc.div(divisor);
+        }
+        if (normalize) {
+            for (int e = 0; e < upper; e += L) {
+                FloatVector.fromArray(F, out, e).div(divisor).intoArray(out, e);
             }
-            acc.intoArray(out, e);
         }
     }
 
     private static void weightedSumBf16(float[] w, float[][] in, int upper, boolean normalize, float divisor,
                                         float[] out) {
-        int m = w.length;
-        for (int e = 0; e < upper; e += L) {
-            FloatVector acc = roundBf16(FloatVector.fromArray(F, in[0], e).mul(w[0]));
-            for (int k = 1; k < m; k++) {
-                acc = acc.add(roundBf16(FloatVector.fromArray(F, in[k], e).mul(w[k])));
-            }
-            acc = roundBf16(acc);
-            if (normalize) {
-                acc = roundBf16(acc.div(divisor));
-            }
-            acc.intoArray(out, e);
+        scaleRoundBf16(w[0], in[0], out, upper);
+        for (int k = 1; k < w.length; k++) {
+            addScaledRoundBf16(w[k], in[k], out, upper);
+        }
+        if (normalize) {
+            roundDivideRoundBf16(out, divisor, upper);
+        } else {
+            roundAllBf16(out, upper);
         }
     }
 
-    private static void weightedSumF16(float[] w, float[][] in, int upper, boolean normalize, float divisor,
-                                       float[] out) {
-        int m = w.length;
+    /** {@code out[e] = R(out[e])}. */
+    private static void roundAllBf16(float[] out, int upper) {
         for (int e = 0; e < upper; e += L) {
-            FloatVector acc = roundF16(FloatVector.fromArray(F, in[0], e).mul(w[0]));
-            for (int k = 1; k < m; k++) {
-                acc = acc.add(roundF16(FloatVector.fromArray(F, in[k], e).mul(w[k])));
-            }
-            acc = roundF16(acc);
-            if (normalize) {
-                acc = roundF16(acc.div(divisor));
-            }
-            if (acc.test(VectorOperators.IS_NAN).anyTrue()) {
-                // a NaN anywhere in the chain reaches the result: let the scalar code decide its bits
-                ScalarKernels.weightedSumRange(DType.F16, w, in, e, e + L, normalize, divisor, out);
-            } else {
-                acc.intoArray(out, e);
-            }
+            IntVector b = FloatVector.fromArray(F, out, e).reinterpretAsInts();
+            b.add(b.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000)
+                    .blend(0x7FC00000, b.and(F32_ABS).compare(VectorOperators.GT, F32_INF))
+                    .reinterpretAsFloats().intoArray(out, e);
+        }
+    }
+
+    /** {@code out[e] = R(w·x[e])}. */
+    private static void scaleRoundBf16(float w, float[] x, float[] out, int upper) {
+        for (int e = 0; e < upper; e += L) {
+            IntVector b = FloatVector.fromArray(F, x, e).mul(w).reinterpretAsInts();
+            b.add(b.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000)
+                    .blend(0x7FC00000, b.and(F32_ABS).compare(VectorOperators.GT, F32_INF))
+                    .reinterpretAsFloats().intoArray(out, e);
+        }
+    }
+
+    /** {@code out[e] += R(w·x[e])}. */
+    private static void addScaledRoundBf16(float w, float[] x, float[] out, int upper) {
+        for (int e = 0; e < upper; e += L) {
+            IntVector b = FloatVector.fromArray(F, x, e).mul(w).reinterpretAsInts();
+            FloatVector r = b.add(b.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000)
+                    .blend(0x7FC00000, b.and(F32_ABS).compare(VectorOperators.GT, F32_INF)).reinterpretAsFloats();
+            FloatVector.fromArray(F, out, e).add(r).intoArray(out, e);
+        }
+    }
+
+    /** {@code out[e] = R(R(out[e]) / divisor)}. */
+    private static void roundDivideRoundBf16(float[] out, float divisor, int upper) {
+        for (int e = 0; e < upper; e += L) {
+            IntVector b = FloatVector.fromArray(F, out, e).reinterpretAsInts();
+            IntVector q = b.add(b.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000)
+                    .blend(0x7FC00000, b.and(F32_ABS).compare(VectorOperators.GT, F32_INF))
+                    .reinterpretAsFloats().div(divisor).reinterpretAsInts();
+            q.add(q.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000)
+                    .blend(0x7FC00000, q.and(F32_ABS).compare(VectorOperators.GT, F32_INF))
+                    .reinterpretAsFloats().intoArray(out, e);
         }
     }
 }
