@@ -26,7 +26,8 @@ import java.util.Map;
  * The benchmark: for each dtype, makes sure the models exist, then times each case and, once per
  * distinct amount of input and output bytes, the streaming-copy floor; every run is a fresh child
  * JVM on inputs that were read into the page cache just before. Bench stage. Outputs go to a
- * temporary directory in the cache and are deleted after each run.
+ * temporary directory (in the cache unless {@link BenchOptions#work()} says otherwise) and are
+ * deleted after each run.
  */
 public final class Bench {
 
@@ -38,7 +39,7 @@ public final class Bench {
     private Bench(BenchOptions options, PrintWriter log) {
         this.options = options;
         this.log = log;
-        this.work = options.cache().resolve("work");
+        this.work = options.workDir();
     }
 
     /**
@@ -205,9 +206,9 @@ public final class Bench {
                 BenchFiles.deleteTree(out);
                 Measurement m = ChildRunner.run(List.of(mode, j.recipe().toString(), out.toString(),
                         Integer.toString(options.threads()), Long.toString(BenchCase.SEED)));
-                log.printf(Locale.ROOT, "%-16s %-9s run %d/%d: %.2f s wall, %.2f s CPU, RssAnon %d MiB%n", name,
-                        j.dtype().torchName(), r + 1, options.repeat(), m.wallNanos() / 1e9, m.cpuNanos() / 1e9,
-                        Math.round(m.peakRssAnon() / 1048576.0));
+                log.printf(Locale.ROOT, "%-16s %-9s run %d/%d: %.2f s wall, %.2f s CPU, RssAnon %d MiB, load %.1f%n",
+                        name, j.dtype().torchName(), r + 1, options.repeat(), m.wallNanos() / 1e9,
+                        m.cpuNanos() / 1e9, Math.round(m.peakRssAnon() / 1048576.0), m.loadAverage());
                 log.flush();
                 if (best == null || m.wallNanos() < best.wallNanos()) {
                     best = m;
@@ -230,8 +231,8 @@ public final class Bench {
 
     /**
      * Fails early, saying how much is needed, when the cache's file system cannot hold the models
-     * still to be generated plus the largest output (which exists twice at most: a run's and the
-     * deletion of the previous one are sequential).
+     * still to be generated, or the output directory's cannot hold the largest output (one at a
+     * time: each is deleted before the next run).
      */
     private void checkSpace(List<BenchCase> cases, boolean big) {
         long generate = 0;
@@ -251,26 +252,31 @@ public final class Bench {
                 largestOutput = Math.max(largestOutput, options.bigShape().bytes(dt));
             }
         }
-        long need = generate + largestOutput + (64L << 20);
-        long free = BenchFiles.usableSpace(options.cache());
+        long margin = 64L << 20;
+        long freeCache = BenchFiles.usableSpace(options.cache());
+        long freeWork = BenchFiles.usableSpace(work);
+        boolean shared = BenchFiles.sameFileSystem(options.cache(), work);
+        long bigModel = options.bigShape().bytes(options.dtypes().getFirst());
         if (big) {
-            log.printf(Locale.ROOT, "big case: %.2f GB per model (%s), %.2f GB of them still to generate, "
-                            + "%.2f GB for its output; %.2f GB free in %s%n",
-                    options.bigShape().bytes(options.dtypes().getFirst()) / 1e9, options.bigShape().name(),
-                    bigModels / 1e9, options.bigShape().bytes(options.dtypes().getFirst()) / 1e9, free / 1e9,
-                    options.cache());
+            log.printf(Locale.ROOT, "big case: %.2f GB per model (%s), %.2f GB of models still to generate in %s "
+                            + "(%.2f GB free), %.2f GB for its output in %s (%.2f GB free)%n",
+                    bigModel / 1e9, options.bigShape().name(), bigModels / 1e9, options.cache(), freeCache / 1e9,
+                    bigModel / 1e9, work, freeWork / 1e9);
         }
         if (generate > 0) {
             log.printf(Locale.ROOT, "%.2f GB of models to generate (once) in %s; %.2f GB free%n", generate / 1e9,
-                    options.cache(), free / 1e9);
+                    options.cache(), freeCache / 1e9);
         }
         log.flush();
-        if (free < need) {
+        boolean enough = shared ? freeCache >= generate + largestOutput + margin
+                : freeCache >= generate + margin && freeWork >= largestOutput + margin;
+        if (!enough) {
             throw AmalgamException.io(String.format(Locale.ROOT,
-                            "not enough disk space for the benchmark: %.2f GB needed (%.2f GB of models to generate, "
-                                    + "%.2f GB for the largest output), %.2f GB free", need / 1e9, generate / 1e9,
-                            largestOutput / 1e9, free / 1e9), Where.file(options.cache()),
-                    "free some space, choose another --cache, or leave out --big", null);
+                            "not enough disk space for the benchmark: %.2f GB of models to generate in %s (%.2f GB "
+                                    + "free) and %.2f GB for the largest output in %s (%.2f GB free)",
+                            generate / 1e9, options.cache(), freeCache / 1e9, largestOutput / 1e9, work,
+                            freeWork / 1e9), Where.file(options.cache()),
+                    "free some space, choose another --cache or --work, or leave out --big", null);
         }
     }
 }

@@ -64,18 +64,29 @@ final class BenchFiles {
 
     /** Usable bytes on the file system that holds {@code dir} (or its nearest existing parent). */
     static long usableSpace(Path dir) {
+        FileStore fs = store(dir);
+        try {
+            return fs == null ? Long.MAX_VALUE : fs.getUsableSpace();
+        } catch (IOException e) {
+            return Long.MAX_VALUE;
+        }
+    }
+
+    /** Whether two paths (or their nearest existing parents) are on one file system. */
+    static boolean sameFileSystem(Path a, Path b) {
+        FileStore fa = store(a);
+        return fa != null && fa.equals(store(b));
+    }
+
+    private static FileStore store(Path dir) {
         Path p = dir.toAbsolutePath();
         while (p != null && !Files.exists(p)) {
             p = p.getParent();
         }
-        if (p == null) {
-            return Long.MAX_VALUE;
-        }
         try {
-            FileStore fs = Files.getFileStore(p);
-            return fs.getUsableSpace();
+            return p == null ? null : Files.getFileStore(p);
         } catch (IOException e) {
-            return Long.MAX_VALUE;
+            return null;
         }
     }
 }

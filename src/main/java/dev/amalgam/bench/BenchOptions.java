@@ -15,10 +15,12 @@ import java.util.List;
  * @param threads worker threads of each merge
  * @param small   use {@link BenchShape#SMALL} instead of TinyLlama (a smoke test)
  * @param big     also run the one-billion-element-tensor case
- * @param csv     the CSV file to write
+ * @param csv     the CSV file to write, or null for {@code bench-results.csv} in the cache
+ * @param work    where merge outputs are written and deleted, or null for {@code work} in the cache;
+ *                a tmpfs such as {@code /dev/shm} takes the disk out of the measurement
  */
 public record BenchOptions(Path cache, List<BenchCase> cases, List<DType> dtypes, int repeat, int threads,
-                           boolean small, boolean big, Path csv) {
+                           boolean small, boolean big, Path csv, Path work) {
 
     public BenchOptions {
         cases = List.copyOf(cases);
@@ -28,6 +30,11 @@ public record BenchOptions(Path cache, List<BenchCase> cases, List<DType> dtypes
     /** The default cache, {@code ~/.cache/amalgam/bench}. */
     public static Path defaultCache() {
         return Path.of(System.getProperty("user.home"), ".cache", "amalgam", "bench");
+    }
+
+    /** Where outputs go. */
+    Path workDir() {
+        return work != null ? work : cache.resolve("work");
     }
 
     /** The shape of the regular cases. */

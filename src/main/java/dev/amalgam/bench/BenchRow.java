@@ -18,7 +18,7 @@ public record BenchRow(String name, String dtype, Measurement best, int runs, in
                        double ratio) {
 
     static final String CSV_HEADER = "case,dtype,wall_s,cpu_s,peak_rss_mib,peak_rss_anon_mib,throughput_gb_s,"
-            + "ratio_to_floor,bytes_read,bytes_written,threads,runs,floor";
+            + "ratio_to_floor,bytes_read,bytes_written,threads,runs,floor,load_avg";
 
     private static final String TABLE_FORMAT = "%-16s %-9s %8s %8s %12s %16s %7s %8s";
 
@@ -37,7 +37,7 @@ public record BenchRow(String name, String dtype, Measurement best, int runs, in
         return String.join(",", name, dtype, fmt(best.wallNanos() / 1e9, 3), fmt(best.cpuNanos() / 1e9, 3),
                 mib(best.peakRss()), mib(best.peakRssAnon()), fmt(best.throughputGBs(), 3), fmt(ratio, 3),
                 Long.toString(best.bytesRead()), Long.toString(best.bytesWritten()), Integer.toString(threads),
-                Integer.toString(runs), floor);
+                Integer.toString(runs), floor, fmt(best.loadAverage(), 2));
     }
 
     private static String fmt(double v, int decimals) {

@@ -101,7 +101,7 @@ final class ChildRunner {
         long hwm = Math.max(peakHwm, r.get("hwm"));
         long anon = Math.max(peakAnon, r.get("anon"));
         return new Measurement(r.get("wall_ns"), r.get("cpu_ns"), hwm, anon, r.get("read"), r.get("written"),
-                lastCpu);
+                lastCpu, ProcStatus.loadAverage());
     }
 
     /** The key=value pairs of the child's RESULT line, or null if there is none. */

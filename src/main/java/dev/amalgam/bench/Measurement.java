@@ -12,9 +12,11 @@ package dev.amalgam.bench;
  * @param bytesWritten  tensor bytes written
  * @param processCpu    CPU time of the whole child process as last seen from outside (JVM start-up
  *                      included), nanoseconds, or -1
+ * @param loadAverage   the machine's one-minute load average when the run ended (other work on the
+ *                      machine shows here), or -1
  */
 public record Measurement(long wallNanos, long cpuNanos, long peakRss, long peakRssAnon, long bytesRead,
-                          long bytesWritten, long processCpu) {
+                          long bytesWritten, long processCpu, double loadAverage) {
 
     /** (bytes read + bytes written) per second of wall time, in GB/s. */
     public double throughputGBs() {

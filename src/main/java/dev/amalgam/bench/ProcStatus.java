@@ -6,8 +6,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * The memory figures of a Linux process from {@code /proc/PID/status} and its CPU time from
- * {@code /proc/PID/stat}. Bench stage. Every field is -1 when it cannot be read (another OS, or
+ * The memory figures of a Linux process from {@code /proc/PID/status}, its CPU time from
+ * {@code /proc/PID/stat}, and the machine's load from {@code /proc/loadavg}. Bench stage. Every field is -1 when it cannot be read (another OS, or
  * the process has gone).
  *
  * @param vmHwm    peak resident set size in bytes (VmHWM)
@@ -56,6 +56,16 @@ record ProcStatus(long vmHwm, long vmRss, long rssAnon) {
             String[] f = s.substring(s.lastIndexOf(')') + 2).trim().split(" +");
             long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]); // fields 14 utime, 15 stime
             return ticks * (1_000_000_000L / USER_HZ);
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
+    /** The one-minute load average, or -1. */
+    static double loadAverage() {
+        try {
+            String s = Files.readString(Path.of("/proc/loadavg"), StandardCharsets.US_ASCII);
+            return Double.parseDouble(s.substring(0, s.indexOf(' ')));
         } catch (IOException | RuntimeException e) {
             return -1;
         }

@@ -66,6 +66,10 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--csv", paramLabel = "FILE", description = "CSV output. Default: bench-results.csv in the cache.")
     Path csv;
 
+    @Option(names = "--work", paramLabel = "DIR", description = "Where merge outputs are written and deleted. "
+            + "Default: work/ in the cache. A tmpfs such as /dev/shm takes the disk out of the measurement.")
+    Path work;
+
     @Override
     public Integer call() {
         if (repeat < 1) {
@@ -76,7 +80,7 @@ public final class BenchCommand implements Callable<Integer> {
         }
         BenchOptions o = new BenchOptions(cache != null ? cache : BenchOptions.defaultCache(), selectedCases(),
                 dtypes(), repeat, threads != null ? threads : Runtime.getRuntime().availableProcessors(), small, big,
-                csv);
+                csv, work);
         PrintWriter err = spec.commandLine().getErr();
         List<BenchRow> rows = Bench.run(o, err);
         PrintWriter out = spec.commandLine().getOut();
