@@ -38,16 +38,33 @@ public final class AmalgamException extends RuntimeException {
     private final Kind kind;
     private final Where where;
     private final String hint;
+    private final java.util.List<AmalgamException> more;
 
     public AmalgamException(Kind kind, String message, Where where, String hint) {
         this(kind, message, where, hint, null);
     }
 
     public AmalgamException(Kind kind, String message, Where where, String hint, Throwable cause) {
+        this(kind, message, where, hint, cause, java.util.List.of());
+    }
+
+    private AmalgamException(Kind kind, String message, Where where, String hint, Throwable cause,
+                             java.util.List<AmalgamException> more) {
         super(message, cause);
         this.kind = kind;
         this.where = where == null ? Where.NONE : where;
         this.hint = hint;
+        this.more = java.util.List.copyOf(more);
+    }
+
+    /** This problem together with others found in the same check, reported at once. */
+    public AmalgamException withMore(java.util.List<AmalgamException> others) {
+        return new AmalgamException(kind, getMessage(), where, hint, getCause(), others);
+    }
+
+    /** The other problems reported with this one. */
+    public java.util.List<AmalgamException> more() {
+        return more;
     }
 
     public static AmalgamException recipe(String message, Where where, String hint) {
@@ -98,6 +115,9 @@ public final class AmalgamException extends RuntimeException {
         }
         if (hint != null && !hint.isBlank()) {
             sb.append("\n  hint: ").append(hint);
+        }
+        for (AmalgamException m : more) {
+            sb.append('\n').append(m.render());
         }
         return sb.toString();
     }

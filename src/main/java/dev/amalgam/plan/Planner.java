@@ -71,6 +71,9 @@ public final class Planner {
     private final Map<ModelRef, Architecture> archs = new LinkedHashMap<>();
     private final Map<ModelRef, Set<String>> used = new LinkedHashMap<>();
     private final List<String> warnings = new ArrayList<>();
+    private static final int MAX_PROBLEMS = 20;
+    private final List<AmalgamException> problems = new ArrayList<>();
+    private final Set<String> problemKeys = new HashSet<>();
     private final DType recipeDtype;
     private final DType outDtype;
     private OutputModule module;
@@ -159,7 +162,7 @@ public final class Planner {
         OutputSlice first = slices.getFirst();
         OutputSlice last = slices.getLast();
         for (String name : union(first, Architecture::preWeights)) {
-            planTensor(tensors, name, "pre", first, sources(first, name), 0.0);
+            collect(() -> planTensor(tensors, name, "pre", first, sources(first, name), 0.0));
         }
         int out = 0;
         String outPrefix = donorArch.layerPrefix();
@@ -176,13 +179,17 @@ public final class Planner {
                     for (InputSlice s : slice.sources()) {
                         inputs.add(archs.get(s.model()).layerTensor(s.start() + off, suffix));
                     }
-                    planTensor(tensors, outPrefix + "." + out + "." + suffix, "layer", slice, inputs, t);
+                    String name = outPrefix + "." + out + "." + suffix;
+                    collect(() -> planTensor(tensors, name, "layer", slice, inputs, t));
                 }
                 out++;
             }
         }
         for (String name : union(last, Architecture::postWeights)) {
-            planTensor(tensors, name, "post", last, sources(last, name), 0.0);
+            collect(() -> planTensor(tensors, name, "post", last, sources(last, name), 0.0));
+        }
+        if (!problems.isEmpty()) {
+            throw problems.getFirst().withMore(problems.subList(1, problems.size()));
         }
         for (String name : donorArch.extraWeights()) {
             planExtra(tensors, donor, name);
@@ -194,6 +201,22 @@ public final class Planner {
         ObjectNode config = outputConfig(donor, donorArch, out, modelsForm, ordered);
         return new Plan(recipe, method, Collections.unmodifiableMap(models), base, donor, List.copyOf(ordered),
                 shards, config, out, unusedTensors(donor, ordered), List.copyOf(warnings), tokenizer);
+    }
+
+    /**
+     * Runs one tensor's planning and keeps its problem instead of stopping, so that a plan reports
+     * every problem at once — one per recipe location (a missing parameter is not repeated for
+     * every tensor), at most {@value #MAX_PROBLEMS}.
+     */
+    private void collect(Runnable step) {
+        try {
+            step.run();
+        } catch (AmalgamException e) {
+            String key = e.where() + "|" + e.hint() + "|" + (e.where().tensor() == null ? "" : e.getMessage());
+            if (problemKeys.add(key) && problems.size() < MAX_PROBLEMS) {
+                problems.add(e);
+            }
+        }
     }
 
     private void openModels() {

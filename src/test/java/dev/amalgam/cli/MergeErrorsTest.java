@@ -90,6 +90,20 @@ class MergeErrorsTest {
     }
 
     @Test
+    void everyProblemOfAPlanIsListedAtOnce() throws IOException {
+        Golden.Run r = merge("slices:\n  - sources:\n      - model: " + model("ft-a") + "\n        layer_range: [0, 2]\n"
+                + "      - model: " + model("ft-b") + "\n        layer_range: [0, 2]\n        parameters: {weight: 1}\n"
+                + "  - sources:\n      - model: " + model("ft-c") + "\n        layer_range: [2, 4]\n"
+                + "      - model: " + model("ft-b") + "\n        layer_range: [2, 4]\n        parameters: {weight: 1}\n"
+                + "merge_method: linear\n");
+        assertThat(r.exitCode()).isEqualTo(2);
+        assertThat(r.err()).contains("missing required parameter 'weight' for model " + model("ft-a"),
+                "recipe.yml:3:9", "missing required parameter 'weight' for model " + model("ft-c"), "recipe.yml:9:9");
+        assertThat(r.err().split("error: ", -1)).hasSize(3);
+        assertNothingWritten();
+    }
+
+    @Test
     void layerRangeOutsideTheModel() throws IOException {
         Golden.Run r = merge("slices:\n  - sources:\n      - model: " + model("ft-a")
                 + "\n        layer_range: [0, 5]\nmerge_method: passthrough\n");
