@@ -123,7 +123,6 @@ public final class Executor {
                         Where.NONE, "the inputs had none there; check the method's parameters (--strict refuses such "
                         + "output; without it the model is written with a warning)");
             }
-            deleteIfExists(dir.partial().resolve(Journal.FILE));
             String title = dir.target().getFileName().toString();
             List<String> tok = OutputFiles.write(plan, dir.partial(), title, options.copyTokenizer(),
                     options.writeModelCard());

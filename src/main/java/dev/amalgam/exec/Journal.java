@@ -29,6 +29,9 @@ import java.util.Map;
  * with {@code --resume} keeps every tensor whose bytes still match and computes the rest; a
  * changed recipe or changed inputs give another fingerprint and the journal is not used.
  *
+ * <p>The journal stays in the finished directory as {@value #FILE}, where {@code verify}
+ * checks every tensor against it.
+ *
  * <p>Lines are appended with one write each and never forced: a crash of the process leaves the
  * page cache intact, and every kept tensor is verified against its checksum anyway.
  */

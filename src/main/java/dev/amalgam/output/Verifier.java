@@ -63,6 +63,7 @@ public final class Verifier {
             checkShards(dir, model, out);
             checkConfig(model, out);
             checkTokenizer(dir, model, out);
+            checkJournal(dir, model, out);
             if (scanValues) {
                 scan(model, out);
             }
@@ -158,6 +159,41 @@ public final class Verifier {
             }
         } catch (IOException e) {
             out.add(new Finding(true, "tokenizer.json does not parse: " + e.getMessage()));
+        }
+    }
+
+    /** With a merge journal ({@code .amalgam-journal}), every listed tensor must match its CRC-32C. */
+    private static void checkJournal(Path dir, Model model, List<Finding> out) {
+        Path journal = dir.resolve(".amalgam-journal");
+        if (!Files.isRegularFile(journal)) {
+            return;
+        }
+        try {
+            List<String> lines = Files.readAllLines(journal);
+            int checked = 0;
+            for (String line : lines.subList(Math.min(1, lines.size()), lines.size())) {
+                if (line.length() < 10 || line.charAt(8) != ' ') {
+                    continue;
+                }
+                String name = line.substring(9);
+                TensorHandle h = model.tensor(name);
+                if (h == null) {
+                    out.add(new Finding(true, "the journal lists " + name + ", which the model lacks"));
+                    continue;
+                }
+                java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+                crc.update(h.data().asByteBuffer());
+                if ((int) crc.getValue() != Integer.parseUnsignedInt(line.substring(0, 8), 16)) {
+                    out.add(new Finding(true, name + " does not match the checksum recorded when it was written"));
+                }
+                checked++;
+            }
+            if (checked < model.tensors().size()) {
+                out.add(new Finding(false, String.format(Locale.ROOT, "the journal covers %d of %d tensors", checked,
+                        model.tensors().size())));
+            }
+        } catch (IOException | NumberFormatException e) {
+            out.add(new Finding(false, "the journal cannot be read: " + e.getMessage()));
         }
     }
 

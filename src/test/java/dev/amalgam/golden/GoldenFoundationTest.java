@@ -90,7 +90,7 @@ class GoldenFoundationTest {
         try (var s = Files.list(out)) {
             s.map(p -> p.getFileName().toString()).sorted().forEach(files::add);
         }
-        assertThat(files).containsExactly("README.md", "config.json", "generation_config.json",
+        assertThat(files).containsExactly(".amalgam-journal", "README.md", "config.json", "generation_config.json",
                 "mergekit_config.yml", "model.safetensors", "special_tokens_map.json", "tokenizer.json",
                 "tokenizer_config.json");
         Path models = Golden.root().resolve("models/ft-a");

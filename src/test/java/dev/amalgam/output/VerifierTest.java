@@ -50,6 +50,21 @@ class VerifierTest {
     }
 
     @Test
+    void theJournalCatchesAChangedByte() throws IOException {
+        Path out = tmp.resolve("merged");
+        assertThat(Golden.merge("linear", out).exitCode()).isZero();
+        assertThat(out.resolve(".amalgam-journal")).exists();
+        assertThat(Golden.cli("verify", out.toString()).exitCode()).isZero();
+        Path shard = out.resolve("model.safetensors");
+        byte[] bytes = Files.readAllBytes(shard);
+        bytes[bytes.length - 3] ^= 0x01;
+        Files.write(shard, bytes);
+        Golden.Run r = Golden.cli("verify", out.toString());
+        assertThat(r.exitCode()).isEqualTo(2);
+        assertThat(r.out()).contains("does not match the checksum recorded when it was written");
+    }
+
+    @Test
     void nanValuesAreFoundByAScan() {
         Golden.Run r = Golden.cli("verify", Golden.caseDir("nuslerp").resolve("out").toString(), "--scan");
         assertThat(r.exitCode()).isEqualTo(2);
