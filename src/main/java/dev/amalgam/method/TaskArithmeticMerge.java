@@ -154,8 +154,9 @@ final class TaskArithmeticMerge implements TensorMerge {
         float[] b = in[base];
         float[] out = delta[j];
         for (int e = 0; e < n; e++) {
-            out[e] = Codec.round(d, x[e] - b[e]);
+            out[e] = x[e] - b[e];
         }
+        Codec.round(d, out, 0, n);
         return out;
     }
 
@@ -176,9 +177,14 @@ final class TaskArithmeticMerge implements TensorMerge {
             }
             float wj = w[j];
             for (int e = 0; e < n; e++) {
-                dj[e] = Codec.round(d, dj[e] * wj);
+                dj[e] = dj[e] * wj;
             }
+            Codec.round(d, dj, 0, n);
             wd[j] = dj;
+        }
+        if (!consensus) {
+            applyLinear(wd, m, b, n, out);
+            return;
         }
         for (int e = 0; e < n; e++) {
             float mixed;
@@ -217,6 +223,40 @@ final class TaskArithmeticMerge implements TensorMerge {
             }
             out[e] = Codec.round(d, b[e] + mixed);
         }
+    }
+
+    /**
+     * The no-consensus combination in bulk passes, each rounded to D as a whole:
+     * {@code mixed = R(Σ wd)}, then {@code R(mixed / div)}, {@code R(mixed · λ)}, {@code R(base + mixed)}.
+     */
+    private void applyLinear(float[][] wd, int m, float[] b, int n, float[] out) {
+        float[] acc = out;
+        System.arraycopy(wd[0], 0, acc, 0, n);
+        for (int j = 1; j < m; j++) {
+            float[] x = wd[j];
+            for (int e = 0; e < n; e++) {
+                acc[e] += x[e];
+            }
+        }
+        Codec.round(d, acc, 0, n);
+        if (normalize) {
+            float div = divisor;
+            for (int e = 0; e < n; e++) {
+                acc[e] /= div;
+            }
+            Codec.round(d, acc, 0, n);
+        }
+        if (scaleByLambda) {
+            float l = lambda;
+            for (int e = 0; e < n; e++) {
+                acc[e] *= l;
+            }
+            Codec.round(d, acc, 0, n);
+        }
+        for (int e = 0; e < n; e++) {
+            acc[e] += b[e];
+        }
+        Codec.round(d, acc, 0, n);
     }
 
     /**
