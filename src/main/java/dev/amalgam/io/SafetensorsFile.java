@@ -33,7 +33,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -91,11 +90,7 @@ public final class SafetensorsFile implements TensorSource {
         this.dataSectionOffset = dataSectionOffset;
         this.tensors = tensors;
         this.metadata = metadata;
-        Map<String, TensorInfo> m = HashMap.newHashMap(tensors.size());
-        for (TensorInfo t : tensors) {
-            m.put(t.name(), t);
-        }
-        this.byName = Collections.unmodifiableMap(m);
+        this.byName = TensorInfo.byName(tensors);
     }
 
     /**

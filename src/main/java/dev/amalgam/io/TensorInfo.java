@@ -56,6 +56,15 @@ public record TensorInfo(String name, DType dtype, long[] shape, long dataStart,
         return shapeString(shape);
     }
 
+    /** An unmodifiable map from name to entry, for a file's tensor list. */
+    static java.util.Map<String, TensorInfo> byName(java.util.List<TensorInfo> tensors) {
+        java.util.Map<String, TensorInfo> m = java.util.HashMap.newHashMap(tensors.size());
+        for (TensorInfo t : tensors) {
+            m.put(t.name(), t);
+        }
+        return java.util.Collections.unmodifiableMap(m);
+    }
+
     static String shapeString(long[] shape) {
         StringJoiner j = new StringJoiner(", ", "[", "]");
         for (long d : shape) {

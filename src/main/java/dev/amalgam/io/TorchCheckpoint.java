@@ -15,7 +15,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -68,11 +67,7 @@ public final class TorchCheckpoint implements TensorSource {
         this.mapping = mapping;
         this.archive = archive;
         this.tensors = tensors;
-        Map<String, TensorInfo> m = HashMap.newHashMap(tensors.size());
-        for (TensorInfo t : tensors) {
-            m.put(t.name(), t);
-        }
-        this.byName = Collections.unmodifiableMap(m);
+        this.byName = TensorInfo.byName(tensors);
     }
 
     /**

@@ -1,15 +1,7 @@
 package dev.amalgam.recipe;
 
-import dev.amalgam.error.AmalgamException;
 import dev.amalgam.error.Where;
 
-import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -53,7 +45,7 @@ public record Recipe(Path file, String sourceText, String mergeMethod, Where mer
 
     /** Reads and parses a UTF-8 recipe file; errors name the file. */
     public static Recipe parse(Path file) {
-        return RecipeParser.parseOne(read(file), file.toString(), file);
+        return RecipeParser.parseOne(RecipeDocuments.read(file), file.toString(), file);
     }
 
     /** Parses recipe text; {@code fileName} (may be null) is only used in locations. */
@@ -66,31 +58,12 @@ public record Recipe(Path file, String sourceText, String mergeMethod, Where mer
      * text of its own document as {@code sourceText}.
      */
     public static List<RecipeDocument> parseAll(Path file) {
-        return RecipeParser.parseAll(read(file), file.toString(), file);
+        return RecipeParser.parseAll(RecipeDocuments.read(file), file.toString(), file);
     }
 
     /** Like {@link #parseAll(Path)}, from text. */
     public static List<RecipeDocument> parseAll(String text, String fileName) {
         return RecipeParser.parseAll(Objects.requireNonNull(text, "text"), fileName, null);
-    }
-
-    private static String read(Path file) {
-        byte[] bytes;
-        try {
-            bytes = Files.readAllBytes(file);
-        } catch (NoSuchFileException e) {
-            throw AmalgamException.io("recipe file not found", Where.file(file), "check the path", e);
-        } catch (IOException e) {
-            throw AmalgamException.io("cannot read the recipe: " + e.getMessage(), Where.file(file), null, e);
-        }
-        try {
-            return StandardCharsets.UTF_8.newDecoder()
-                    .onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT)
-                    .decode(ByteBuffer.wrap(bytes)).toString();
-        } catch (CharacterCodingException e) {
-            throw AmalgamException.recipe("the recipe is not valid UTF-8", Where.file(file), "save it as UTF-8");
-        }
     }
 
     /**
