@@ -204,6 +204,7 @@ public final class Bench {
             Path out = work.resolve(String.format(Locale.ROOT, "out-%d-%d", ProcessHandle.current().pid(), ++runCounter));
             try {
                 BenchFiles.deleteTree(out);
+                BenchFiles.settle();
                 Measurement m = ChildRunner.run(List.of(mode, j.recipe().toString(), out.toString(),
                         Integer.toString(options.threads()), Long.toString(BenchCase.SEED)));
                 log.printf(Locale.ROOT, "%-16s %-9s run %d/%d: %.2f s wall, %.2f s CPU, RssAnon %d MiB, load %.1f%n",

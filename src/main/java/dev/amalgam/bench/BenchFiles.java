@@ -62,6 +62,22 @@ final class BenchFiles {
         return n;
     }
 
+    /**
+     * Lets the disk finish what earlier runs left it (the deleted output's writeback, the cache's
+     * own dirty pages): runs {@code sync}, so that no run pays for the one before it. Best effort.
+     */
+    static void settle() {
+        try {
+            Process p = new ProcessBuilder("sync").redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .start();
+            p.waitFor();
+        } catch (IOException e) {
+            // no sync command: the runs may overlap some writeback
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /** Usable bytes on the file system that holds {@code dir} (or its nearest existing parent). */
     static long usableSpace(Path dir) {
         FileStore fs = store(dir);

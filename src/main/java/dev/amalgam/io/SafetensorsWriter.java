@@ -33,8 +33,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * (every name, dtype, shape and byte range) is written when the file is created and the file is
  * sized to its final length; each tensor's bytes then go straight to their offset with positional
  * writes, from any number of threads, in any order and in pieces of any size. Nothing buffers a
- * tensor or a shard. {@link #finish()} checks that every byte of every tensor was written and
- * forces the file to disk.
+ * tensor or a shard. The disk writes start while the file is being written ({@link Writeback}),
+ * not only when it is forced. {@link #finish()} checks that every byte of every tensor was
+ * written and forces the file to disk.
  *
  * <p>The layout matches the reference Rust writer: {@code u64 header_len}, then compact JSON with
  * {@code __metadata__} first and the tensors in the given order, padded with spaces to a multiple
@@ -111,6 +112,7 @@ public final class SafetensorsWriter implements AutoCloseable {
     private final Path path;
     private final FileChannel channel;
     private final Map<String, Slot> slots;
+    private final Writeback writeback;
     private volatile boolean finished;
     private volatile boolean closed;
 
@@ -118,6 +120,7 @@ public final class SafetensorsWriter implements AutoCloseable {
         this.path = path;
         this.channel = channel;
         this.slots = slots;
+        this.writeback = Writeback.open(path);
     }
 
     /**
@@ -327,6 +330,7 @@ public final class SafetensorsWriter implements AutoCloseable {
                 for (long done = 0; done < n; ) {
                     long len = Math.min(WRITE_CHUNK, n - done);
                     writeFully(channel, src.asSlice(done, len).asByteBuffer(), pos + done);
+                    writeback.wrote(len);
                     done += len;
                 }
             } else {
@@ -336,6 +340,7 @@ public final class SafetensorsWriter implements AutoCloseable {
                         long len = Math.min(stage.byteSize(), n - done);
                         MemorySegment.copy(src, done, stage, 0, len);
                         writeFully(channel, stage.asSlice(0, len).asByteBuffer(), pos + done);
+                        writeback.wrote(len);
                         done += len;
                     }
                 }
@@ -375,6 +380,7 @@ public final class SafetensorsWriter implements AutoCloseable {
                         Where.tensor(path, s.name), "this is a bug in Amalgam; please report it with --stacktrace output");
             }
         }
+        writeback.close();
         try {
             channel.force(true);
             channel.close();
@@ -391,6 +397,7 @@ public final class SafetensorsWriter implements AutoCloseable {
     public void close() {
         if (!closed) {
             closed = true;
+            writeback.close();
             closeQuietly(channel);
         }
     }

@@ -44,4 +44,65 @@ interface KernelProvider {
      * operand order, then {@code out[e] = normalize ? R_d(R_d(acc) / divisor) : R_d(acc)}.
      */
     void weightedSum(DType d, float[] w, float[][] in, int n, boolean normalize, float divisor, float[] out);
+
+    // ----------------------------------------------------------------------- task-vector family
+
+    /** {@code out[e] = R_d(x[e] - b[e])} for e in [0, n): one chunk of a task vector. */
+    void subRound(DType d, float[] x, float[] b, float[] out, int n);
+
+    /** {@code v[e] = R_d(v[e]·s)} for e in [0, n), in place. */
+    void scaleRound(DType d, float[] v, float s, int n);
+
+    /**
+     * Adds {@code |v[e]|}, widened to double, to {@code acc[(offset + e) & 7]} for e ascending: an
+     * L1 norm kept as eight interleaved sums, so that its value depends on element indices only,
+     * never on chunking or vector width. {@code acc} has eight elements.
+     */
+    void sumAbs(float[] v, int n, long offset, double[] acc);
+
+    /**
+     * One stretch of an ordered magnitude selection. With {@code k(e)} the bits of {@code |v[e]|},
+     * element e is selected when {@code k(e) > threshold}, or when {@code k(e) == threshold} and
+     * fewer than {@code quota} elements equal to the threshold came before it (in this call and the
+     * ones before, which the returned quota carries). With {@code keepSelected} the unselected
+     * elements are zeroed ({@code v·0}, so a negative one becomes -0), otherwise the selected ones.
+     *
+     * @return the quota left for the elements after these
+     */
+    long maskTop(float[] v, int n, int threshold, long quota, boolean keepSelected);
+
+    /** {@code v[e] = v[e]·0} where bit e of {@code bits} (bit {@code e & 63} of {@code bits[e >>> 6]}) is clear. */
+    void maskBits(float[] v, int n, long[] bits);
+
+    /**
+     * Sets bit e of {@code bits} to {@code (words[e] & 0xFFFFFF) < threshold} for e in [0, n) — the
+     * bernoulli keep test of a 24-bit uniform against {@code threshold / 2^24} — and clears the
+     * bits of the last word past n.
+     */
+    void keepBits(int[] words, int n, int threshold, long[] bits);
+
+    /** As {@link #keepBits}, with a threshold per element: bit e = {@code (words[e] & 0xFFFFFF) < thresholds[e]}. */
+    void keepBitsEach(int[] words, int[] thresholds, int n, long[] bits);
+
+    /**
+     * {@code out[e]} = the upper 32 bits of SplitMix64's output function applied to
+     * {@code stream + (first + e + 1)·0x9E3779B97F4A7C15}, for e in [0, n): the keyed random words.
+     */
+    void keyedWords(long stream, long first, int n, int[] out);
+
+    /**
+     * The combination of weighted task vectors {@code wd[0..m)} (weights {@code w}) with the base,
+     * per element, every step rounded to d:
+     * <pre>
+     *   consensus: pos = R(wd_0 + … + wd_m-1) ≥ 0 (the sum in float32);  keep_j = pos ? wd_j &gt; 0 : wd_j &lt; 0
+     *              mixed = R(Σ wd_j·keep_j),  div = R(Σ w_j·keep_j), 1 where it is 0
+     *   otherwise: mixed = R(Σ wd_j),  div = divisor
+     *   if normalize: mixed = R(mixed / div);   if scale: mixed = R(mixed · lambda)
+     *   out = R(base + mixed)
+     * </pre>
+     * Sums run in float32 in model order; {@code keep_j} is 1 or 0 and multiplies. The chunks
+     * {@code wd} are scratch: an implementation may overwrite them.
+     */
+    void taskCombine(DType d, float[][] wd, float[] w, float[] base, int n, boolean consensus, boolean normalize,
+                     float divisor, boolean scale, float lambda, float[] out);
 }

@@ -103,4 +103,58 @@ public final class Kernels {
                                    float[] out) {
         IMPL.weightedSum(d, w, in, n, normalize, divisor, out);
     }
+
+    /** {@code out[e] = R_d(x[e] - b[e])}: a chunk of a task vector. */
+    public static void subRound(DType d, float[] x, float[] b, float[] out, int n) {
+        IMPL.subRound(d, x, b, out, n);
+    }
+
+    /** {@code v[e] = R_d(v[e]·s)}, in place. */
+    public static void scaleRound(DType d, float[] v, float s, int n) {
+        IMPL.scaleRound(d, v, s, n);
+    }
+
+    /** Adds {@code |v[e]|} to {@code acc[(offset + e) & 7]} (eight interleaved double sums). */
+    public static void sumAbs(float[] v, int n, long offset, double[] acc) {
+        IMPL.sumAbs(v, n, offset, acc);
+    }
+
+    /** The eight interleaved sums of {@link #sumAbs} added in a fixed order. */
+    public static double total(double[] acc) {
+        return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    }
+
+    /**
+     * One stretch of an ordered magnitude selection (threshold key, quota of ties left); zeroes the
+     * unselected elements, or with {@code keepSelected} false the selected ones; returns the quota left.
+     */
+    public static long maskTop(float[] v, int n, int threshold, long quota, boolean keepSelected) {
+        return IMPL.maskTop(v, n, threshold, quota, keepSelected);
+    }
+
+    /** {@code v[e] = v[e]·0} where bit e of {@code bits} is clear. */
+    public static void maskBits(float[] v, int n, long[] bits) {
+        IMPL.maskBits(v, n, bits);
+    }
+
+    /** Bit e of {@code bits} = {@code (words[e] & 0xFFFFFF) < threshold}. */
+    public static void keepBits(int[] words, int n, int threshold, long[] bits) {
+        IMPL.keepBits(words, n, threshold, bits);
+    }
+
+    /** Bit e of {@code bits} = {@code (words[e] & 0xFFFFFF) < thresholds[e]}. */
+    public static void keepBitsEach(int[] words, int[] thresholds, int n, long[] bits) {
+        IMPL.keepBitsEach(words, thresholds, n, bits);
+    }
+
+    /** The keyed random words {@code first .. first+n} of a stream (SplitMix64's output function). */
+    public static void keyedWords(long stream, long first, int n, int[] out) {
+        IMPL.keyedWords(stream, first, n, out);
+    }
+
+    /** The task-vector family's combination of weighted task vectors with the base; see {@link KernelProvider}. */
+    public static void taskCombine(DType d, float[][] wd, float[] w, float[] base, int n, boolean consensus,
+                                   boolean normalize, float divisor, boolean scale, float lambda, float[] out) {
+        IMPL.taskCombine(d, wd, w, base, n, consensus, normalize, divisor, scale, lambda, out);
+    }
 }

@@ -5,6 +5,7 @@ import dev.amalgam.io.DType;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 
 /**
  * The reference kernels: plain counted loops, one element at a time, exactly the arithmetic the
@@ -130,6 +131,245 @@ final class ScalarKernels implements KernelProvider {
             }
             acc = Codec.round(d, acc);
             out[e] = normalize ? Codec.round(d, acc / divisor) : acc;
+        }
+    }
+
+    // ----------------------------------------------------------------------- task-vector family
+
+    @Override
+    public void subRound(DType d, float[] x, float[] b, float[] out, int n) {
+        switch (d) {
+            case F32, F64 -> {
+                for (int e = 0; e < n; e++) {
+                    out[e] = x[e] - b[e];
+                }
+            }
+            case F16 -> {
+                for (int e = 0; e < n; e++) {
+                    out[e] = Float.float16ToFloat(Float.floatToFloat16(x[e] - b[e]));
+                }
+            }
+            default -> subRoundRange(d, x, b, out, 0, n);
+        }
+    }
+
+    /** {@link #subRound} of elements [from, to) only. */
+    static void subRoundRange(DType d, float[] x, float[] b, float[] out, int from, int to) {
+        for (int e = from; e < to; e++) {
+            out[e] = Codec.round(d, x[e] - b[e]);
+        }
+    }
+
+    @Override
+    public void scaleRound(DType d, float[] v, float s, int n) {
+        switch (d) {
+            case F32, F64 -> {
+                for (int e = 0; e < n; e++) {
+                    v[e] = v[e] * s;
+                }
+            }
+            case F16 -> {
+                for (int e = 0; e < n; e++) {
+                    v[e] = Float.float16ToFloat(Float.floatToFloat16(v[e] * s));
+                }
+            }
+            default -> scaleRoundRange(d, v, s, 0, n);
+        }
+    }
+
+    /** {@link #scaleRound} of elements [from, to) only. */
+    static void scaleRoundRange(DType d, float[] v, float s, int from, int to) {
+        for (int e = from; e < to; e++) {
+            v[e] = Codec.round(d, v[e] * s);
+        }
+    }
+
+    @Override
+    public void sumAbs(float[] v, int n, long offset, double[] acc) {
+        sumAbsRange(v, 0, n, offset, acc);
+    }
+
+    /** {@link #sumAbs} of elements [from, to) only. */
+    static void sumAbsRange(float[] v, int from, int to, long offset, double[] acc) {
+        for (int e = from; e < to; e++) {
+            acc[(int) ((offset + e) & 7)] += Math.abs(v[e]);
+        }
+    }
+
+    @Override
+    public long maskTop(float[] v, int n, int threshold, long quota, boolean keepSelected) {
+        return maskTopRange(v, 0, n, threshold, quota, keepSelected);
+    }
+
+    /** {@link #maskTop} of elements [from, to) only. */
+    static long maskTopRange(float[] v, int from, int to, int threshold, long quota, boolean keepSelected) {
+        long q = quota;
+        for (int e = from; e < to; e++) {
+            int key = Float.floatToRawIntBits(v[e]) & 0x7FFFFFFF;
+            boolean selected;
+            if (key != threshold) {
+                selected = key > threshold;
+            } else {
+                selected = q > 0;
+                if (selected) {
+                    q--;
+                }
+            }
+            if (selected != keepSelected) {
+                v[e] *= 0f;
+            }
+        }
+        return q;
+    }
+
+    @Override
+    public void maskBits(float[] v, int n, long[] bits) {
+        maskBitsRange(v, 0, n, bits);
+    }
+
+    /** {@link #maskBits} of elements [from, to) only. */
+    static void maskBitsRange(float[] v, int from, int to, long[] bits) {
+        for (int e = from; e < to; e++) {
+            if ((bits[e >>> 6] >>> (e & 63) & 1) == 0) {
+                v[e] *= 0f;
+            }
+        }
+    }
+
+    @Override
+    public void keepBits(int[] words, int n, int threshold, long[] bits) {
+        Arrays.fill(bits, 0, (n + 63) >>> 6, 0L);
+        keepBitsRange(words, 0, n, threshold, bits);
+    }
+
+    /** {@link #keepBits} of elements [from, to) only, into bits that are clear. */
+    static void keepBitsRange(int[] words, int from, int to, int threshold, long[] bits) {
+        for (int e = from; e < to; e++) {
+            if ((words[e] & 0xFFFFFF) < threshold) {
+                bits[e >>> 6] |= 1L << (e & 63);
+            }
+        }
+    }
+
+    @Override
+    public void keepBitsEach(int[] words, int[] thresholds, int n, long[] bits) {
+        Arrays.fill(bits, 0, (n + 63) >>> 6, 0L);
+        keepBitsEachRange(words, thresholds, 0, n, bits);
+    }
+
+    /** {@link #keepBitsEach} of elements [from, to) only, into bits that are clear. */
+    static void keepBitsEachRange(int[] words, int[] thresholds, int from, int to, long[] bits) {
+        for (int e = from; e < to; e++) {
+            if ((words[e] & 0xFFFFFF) < thresholds[e]) {
+                bits[e >>> 6] |= 1L << (e & 63);
+            }
+        }
+    }
+
+    @Override
+    public void keyedWords(long stream, long first, int n, int[] out) {
+        keyedWordsRange(stream, first, 0, n, out);
+    }
+
+    /** {@link #keyedWords} of elements [from, to) only. */
+    static void keyedWordsRange(long stream, long first, int from, int to, int[] out) {
+        for (int e = from; e < to; e++) {
+            out[e] = (int) (mix(stream + (first + e + 1) * GOLDEN) >>> 32);
+        }
+    }
+
+    /** The golden-ratio increment of SplitMix64. */
+    static final long GOLDEN = 0x9E3779B97F4A7C15L;
+
+    /** SplitMix64's output function. */
+    static long mix(long z) {
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+
+    @Override
+    public void taskCombine(DType d, float[][] wd, float[] w, float[] base, int n, boolean consensus,
+                            boolean normalize, float divisor, boolean scale, float lambda, float[] out) {
+        taskCombineRange(d, wd, w, base, 0, n, consensus, normalize, divisor, scale, lambda, out);
+    }
+
+    /** {@code out[e] = R_f16(Σ wd_j[e])} for e in [0, upper), operand by operand so that C2 vectorises each loop. */
+    static void sumRoundF16(float[][] wd, int upper, float[] out) {
+        System.arraycopy(wd[0], 0, out, 0, upper);
+        for (int j = 1; j < wd.length; j++) {
+            float[] x = wd[j];
+            for (int e = 0; e < upper; e++) {
+                out[e] += x[e];
+            }
+        }
+        for (int e = 0; e < upper; e++) {
+            out[e] = Float.float16ToFloat(Float.floatToFloat16(out[e]));
+        }
+    }
+
+    /**
+     * The end of {@link #taskCombine} in float16, in place on {@code mixed} for e in [0, upper):
+     * {@code R(mixed / div)} (div per element, or {@code divisor} where {@code div} is null),
+     * {@code R(mixed · lambda)}, {@code R(base + mixed)}, each step a loop C2 vectorises.
+     */
+    static void finishF16(float[] mixed, float[] div, float divisor, boolean normalize, boolean scale, float lambda,
+                          float[] base, int upper) {
+        if (normalize && div != null) {
+            for (int e = 0; e < upper; e++) {
+                mixed[e] = Float.float16ToFloat(Float.floatToFloat16(mixed[e] / div[e]));
+            }
+        } else if (normalize) {
+            for (int e = 0; e < upper; e++) {
+                mixed[e] = Float.float16ToFloat(Float.floatToFloat16(mixed[e] / divisor));
+            }
+        }
+        if (scale) {
+            for (int e = 0; e < upper; e++) {
+                mixed[e] = Float.float16ToFloat(Float.floatToFloat16(mixed[e] * lambda));
+            }
+        }
+        for (int e = 0; e < upper; e++) {
+            mixed[e] = Float.float16ToFloat(Float.floatToFloat16(base[e] + mixed[e]));
+        }
+    }
+
+    /** {@link #taskCombine} of elements [from, to) only. */
+    static void taskCombineRange(DType d, float[][] wd, float[] w, float[] base, int from, int to, boolean consensus,
+                                 boolean normalize, float divisor, boolean scale, float lambda, float[] out) {
+        int m = w.length;
+        for (int e = from; e < to; e++) {
+            float mixed;
+            float div = divisor;
+            float s = wd[0][e];
+            for (int j = 1; j < m; j++) {
+                s += wd[j][e];
+            }
+            if (consensus) {
+                boolean positive = Codec.round(d, s) >= 0f;
+                float acc = 0f;
+                float accW = 0f;
+                for (int j = 0; j < m; j++) {
+                    float v = wd[j][e];
+                    float keep = (positive ? v > 0f : v < 0f) ? 1f : 0f;
+                    acc = j == 0 ? v * keep : acc + v * keep;
+                    accW = j == 0 ? w[j] * keep : accW + w[j] * keep;
+                }
+                mixed = Codec.round(d, acc);
+                div = Codec.round(d, accW);
+                if (div == 0f) {
+                    div = 1f;
+                }
+            } else {
+                mixed = Codec.round(d, s);
+            }
+            if (normalize) {
+                mixed = Codec.round(d, mixed / div);
+            }
+            if (scale) {
+                mixed = Codec.round(d, mixed * lambda);
+            }
+            out[e] = Codec.round(d, base[e] + mixed);
         }
     }
 }

@@ -1,15 +1,19 @@
 package dev.amalgam.kernel;
 
 import dev.amalgam.io.DType;
+import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 
 /**
  * The Vector API kernels: the same results as {@link ScalarKernels}, bit for bit, a whole vector
@@ -259,6 +263,442 @@ final class VectorKernels implements KernelProvider {
             q.add(q.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000)
                     .blend(0x7FC00000, q.and(F32_ABS).compare(VectorOperators.GT, F32_INF))
                     .reinterpretAsFloats().intoArray(out, e);
+        }
+    }
+
+    // ----------------------------------------------------------------------- task-vector family
+
+    /*
+     * The loops below write R_d out where it is needed, like the ones above: a helper taking and
+     * returning vectors is not reliably inlined by C2 (the profile showed it running the Vector
+     * API's non-intrinsic fallback), and each loop is kept small enough for C2 to compile whole.
+     *
+     * float16 has no vector conversion in JDK 25; simple float16 loops stay scalar, which C2
+     * vectorises with the F16C instructions. Where a float16 rounding sits inside a vector loop
+     * it is done in float arithmetic (see roundF16): with E the exponent of |x|, at least -14
+     * (float16's smallest normal), c = ±2^(E+13) carries x's sign and has as its float32 ulp
+     * float16's ulp in x's binade, so (x + c) - c rounds x to float16 in one hardware RNE
+     * addition and subtracts exactly; subnormals come out as multiples of 2^-24. x's sign is put
+     * back (a tiny negative value rounds to -0), magnitudes from 65520 on become ±Inf, and a NaN
+     * stays the input NaN.
+     */
+
+    private static final int F16_MIN_EXP = 113 << 23;
+    private static final int F16_ULP_SHIFT = 13 << 23;
+    private static final int F16_OVERFLOW = 0x47800000;
+    private static final int SIGN = 0x80000000;
+
+    /** R_f16 of every lane, bit for bit {@code Float.float16ToFloat(Float.floatToFloat16(x))} but for NaN payloads. */
+    static FloatVector roundF16(FloatVector x) {
+        IntVector b = x.reinterpretAsInts();
+        IntVector sign = b.and(SIGN);
+        IntVector abs = b.and(F32_ABS);
+        FloatVector c = abs.and(F32_INF).max(F16_MIN_EXP).add(F16_ULP_SHIFT).or(sign).reinterpretAsFloats();
+        IntVector r = x.add(c).sub(c).reinterpretAsInts().or(sign);
+        r = r.blend(sign.or(F32_INF), r.and(F32_ABS).compare(VectorOperators.GE, F16_OVERFLOW));
+        return r.blend(b, abs.compare(VectorOperators.GT, F32_INF)).reinterpretAsFloats();
+    }
+
+    /** {@link #roundF16(FloatVector)} over an array, for the agreement tests. */
+    static void roundF16Arithmetic(float[] a, int off, int n) {
+        int i = off;
+        for (int upper = off + n - n % L; i < upper; i += L) {
+            roundF16(FloatVector.fromArray(F, a, i)).intoArray(a, i);
+        }
+        ScalarKernels.INSTANCE.roundF16(a, i, off + n - i);
+    }
+
+    @Override
+    public void subRound(DType d, float[] x, float[] b, float[] out, int n) {
+        int upper = n - n % L;
+        switch (d) {
+            case F32 -> {
+                for (int e = 0; e < upper; e += L) {
+                    FloatVector.fromArray(F, x, e).sub(FloatVector.fromArray(F, b, e)).intoArray(out, e);
+                }
+            }
+            case BF16 -> {
+                for (int e = 0; e < upper; e += L) {
+                    IntVector q = FloatVector.fromArray(F, x, e).sub(FloatVector.fromArray(F, b, e)).reinterpretAsInts();
+                    q.add(q.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000)
+                            .blend(0x7FC00000, q.and(F32_ABS).compare(VectorOperators.GT, F32_INF))
+                            .reinterpretAsFloats().intoArray(out, e);
+                }
+            }
+            default -> {
+                // float16 (C2 vectorises the scalar loop) and the rest
+                ScalarKernels.INSTANCE.subRound(d, x, b, out, n);
+                return;
+            }
+        }
+        ScalarKernels.subRoundRange(d, x, b, out, upper, n);
+    }
+
+    @Override
+    public void scaleRound(DType d, float[] v, float s, int n) {
+        int upper = n - n % L;
+        switch (d) {
+            case F32 -> {
+                for (int e = 0; e < upper; e += L) {
+                    FloatVector.fromArray(F, v, e).mul(s).intoArray(v, e);
+                }
+            }
+            case BF16 -> {
+                for (int e = 0; e < upper; e += L) {
+                    IntVector q = FloatVector.fromArray(F, v, e).mul(s).reinterpretAsInts();
+                    q.add(q.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000)
+                            .blend(0x7FC00000, q.and(F32_ABS).compare(VectorOperators.GT, F32_INF))
+                            .reinterpretAsFloats().intoArray(v, e);
+                }
+            }
+            default -> {
+                ScalarKernels.INSTANCE.scaleRound(d, v, s, n);
+                return;
+            }
+        }
+        ScalarKernels.scaleRoundRange(d, v, s, upper, n);
+    }
+
+    private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
+
+    /*
+     * The eight interleaved sums as double vectors: with 16 float lanes and 8 double lanes, both
+     * halves of a float vector add into the one accumulator, low half first (elements e and e+8
+     * both belong to sum e & 7, in that order); with 8 and 4, each half has its own accumulator.
+     */
+
+    @Override
+    public void sumAbs(float[] v, int n, long offset, double[] acc) {
+        int dl = D.length();
+        if ((offset & 7) != 0 || L != 2 * dl || (dl != 8 && dl != 4)) {
+            ScalarKernels.INSTANCE.sumAbs(v, n, offset, acc);
+            return;
+        }
+        int upper = n - n % L;
+        if (dl == 8) {
+            DoubleVector a = DoubleVector.fromArray(D, acc, 0);
+            for (int e = 0; e < upper; e += L) {
+                FloatVector x = FloatVector.fromArray(F, v, e).abs();
+                a = a.add((DoubleVector) x.convertShape(VectorOperators.F2D, D, 0))
+                        .add((DoubleVector) x.convertShape(VectorOperators.F2D, D, 1));
+            }
+            a.intoArray(acc, 0);
+        } else {
+            DoubleVector a0 = DoubleVector.fromArray(D, acc, 0);
+            DoubleVector a1 = DoubleVector.fromArray(D, acc, 4);
+            for (int e = 0; e < upper; e += L) {
+                FloatVector x = FloatVector.fromArray(F, v, e).abs();
+                a0 = a0.add((DoubleVector) x.convertShape(VectorOperators.F2D, D, 0));
+                a1 = a1.add((DoubleVector) x.convertShape(VectorOperators.F2D, D, 1));
+            }
+            a0.intoArray(acc, 0);
+            a1.intoArray(acc, 4);
+        }
+        ScalarKernels.sumAbsRange(v, upper, n, offset, acc);
+    }
+
+    @Override
+    public long maskTop(float[] v, int n, int threshold, long quota, boolean keepSelected) {
+        int upper = n - n % L;
+        long q = quota;
+        for (int e = 0; e < upper; e += L) {
+            FloatVector x = FloatVector.fromArray(F, v, e);
+            IntVector k = x.reinterpretAsInts().and(F32_ABS);
+            VectorMask<Integer> sel = k.compare(VectorOperators.GT, threshold);
+            if (q > 0) {
+                VectorMask<Integer> eq = k.compare(VectorOperators.EQ, threshold);
+                if (eq.anyTrue()) {
+                    int c = eq.trueCount();
+                    if (c <= q) {
+                        sel = sel.or(eq);
+                        q -= c;
+                    } else {
+                        sel = sel.or(VectorMask.fromLong(I, lowestBits(eq.toLong(), (int) q)));
+                        q = 0;
+                    }
+                }
+            }
+            VectorMask<Float> drop = (keepSelected ? sel.not() : sel).cast(F);
+            x.blend(x.mul(0f), drop).intoArray(v, e);
+        }
+        return ScalarKernels.maskTopRange(v, upper, n, threshold, q, keepSelected);
+    }
+
+    /** The lowest {@code count} set bits of {@code bits}. */
+    private static long lowestBits(long bits, int count) {
+        long left = bits;
+        long take = 0;
+        for (int r = 0; r < count; r++) {
+            long low = left & -left;
+            take |= low;
+            left ^= low;
+        }
+        return take;
+    }
+
+    @Override
+    public void maskBits(float[] v, int n, long[] bits) {
+        int upper = n - n % L;
+        for (int e = 0; e < upper; e += L) {
+            VectorMask<Float> keep = VectorMask.fromLong(F, bits[e >>> 6] >>> (e & 63));
+            FloatVector x = FloatVector.fromArray(F, v, e);
+            x.blend(x.mul(0f), keep.not()).intoArray(v, e);
+        }
+        ScalarKernels.maskBitsRange(v, upper, n, bits);
+    }
+
+    @Override
+    public void keepBits(int[] words, int n, int threshold, long[] bits) {
+        Arrays.fill(bits, 0, (n + 63) >>> 6, 0L);
+        int upper = n - n % L;
+        for (int e = 0; e < upper; e += L) {
+            long m = IntVector.fromArray(I, words, e).and(0xFFFFFF).compare(VectorOperators.LT, threshold).toLong();
+            bits[e >>> 6] |= m << (e & 63);
+        }
+        ScalarKernels.keepBitsRange(words, upper, n, threshold, bits);
+    }
+
+    @Override
+    public void keepBitsEach(int[] words, int[] thresholds, int n, long[] bits) {
+        Arrays.fill(bits, 0, (n + 63) >>> 6, 0L);
+        int upper = n - n % L;
+        for (int e = 0; e < upper; e += L) {
+            long m = IntVector.fromArray(I, words, e).and(0xFFFFFF)
+                    .compare(VectorOperators.LT, IntVector.fromArray(I, thresholds, e)).toLong();
+            bits[e >>> 6] |= m << (e & 63);
+        }
+        ScalarKernels.keepBitsEachRange(words, thresholds, upper, n, bits);
+    }
+
+    private static final VectorSpecies<Long> W = LongVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> WI =
+            VectorSpecies.of(int.class, VectorShape.forBitSize(Math.max(64, W.vectorBitSize() / 2)));
+
+    @Override
+    public void keyedWords(long stream, long first, int n, int[] out) {
+        int wl = W.length();
+        if (WI.length() != wl) {
+            ScalarKernels.INSTANCE.keyedWords(stream, first, n, out);
+            return;
+        }
+        int upper = n - n % wl;
+        long golden = ScalarKernels.GOLDEN;
+        LongVector z = LongVector.zero(W).addIndex(1).mul(golden).add(stream + (first + 1) * golden);
+        long step = golden * wl;
+        for (int e = 0; e < upper; e += wl) {
+            LongVector x = z.lanewise(VectorOperators.XOR, z.lanewise(VectorOperators.LSHR, 30)).mul(0xBF58476D1CE4E5B9L);
+            x = x.lanewise(VectorOperators.XOR, x.lanewise(VectorOperators.LSHR, 27)).mul(0x94D049BB133111EBL);
+            x = x.lanewise(VectorOperators.XOR, x.lanewise(VectorOperators.LSHR, 31)).lanewise(VectorOperators.LSHR, 32);
+            ((IntVector) x.convertShape(VectorOperators.L2I, WI, 0)).intoArray(out, e);
+            z = z.add(step);
+        }
+        ScalarKernels.keyedWordsRange(stream, first, upper, n, out);
+    }
+
+    /*
+     * taskCombine in two passes over the vector part of the chunk: the mix (mixed into out and,
+     * with consensus, the per-element divisor into wd[0], whose values the mix has consumed), then
+     * the finish (normalize, lambda, base). The tail is the scalar code's, on untouched inputs.
+     */
+
+    @Override
+    public void taskCombine(DType d, float[][] wd, float[] w, float[] base, int n, boolean consensus,
+                            boolean normalize, float divisor, boolean scale, float lambda, float[] out) {
+        int upper = n - n % L;
+        float[] div = consensus ? wd[0] : null;
+        switch (d) {
+            case BF16 -> {
+                if (consensus) {
+                    consensusMixBf16(wd, w, upper, out, div);
+                } else {
+                    sumRoundBf16(wd, upper, out);
+                }
+                finishBf16(out, div, divisor, normalize, scale, lambda, base, upper);
+            }
+            case F16 -> {
+                if (consensus) {
+                    consensusMixF16(wd, w, upper, out, div);
+                } else {
+                    ScalarKernels.sumRoundF16(wd, upper, out);
+                }
+                ScalarKernels.finishF16(out, div, divisor, normalize, scale, lambda, base, upper);
+            }
+            case F32 -> {
+                if (consensus) {
+                    consensusMixF32(wd, w, upper, out, div);
+                } else {
+                    sumF32(wd, upper, out);
+                }
+                finishF32(out, div, divisor, normalize, scale, lambda, base, upper);
+            }
+            default -> upper = 0;
+        }
+        ScalarKernels.taskCombineRange(d, wd, w, base, upper, n, consensus, normalize, divisor, scale, lambda, out);
+    }
+
+    /*
+     * Consensus, per lane: with s = R(Σ wd_j) and sb = 0 where s ≥ 0 (the majority is positive)
+     * else the sign bit, wd_j agrees iff its bits xor sb lie in (0, 0x7F800000] unsigned: same
+     * sign, not zero, not NaN — the scalar code's (s ≥ 0 ? v > 0 : v < 0).
+     */
+
+    private static void consensusMixBf16(float[][] wd, float[] w, int upper, float[] mixed, float[] div) {
+        int m = w.length;
+        FloatVector zero = FloatVector.zero(F);
+        FloatVector one = FloatVector.broadcast(F, 1f);
+        for (int e = 0; e < upper; e += L) {
+            FloatVector s = FloatVector.fromArray(F, wd[0], e);
+            for (int j = 1; j < m; j++) {
+                s = s.add(FloatVector.fromArray(F, wd[j], e));
+            }
+            IntVector sb = s.reinterpretAsInts();
+            FloatVector rs = sb.add(sb.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000)
+                    .blend(0x7FC00000, sb.and(F32_ABS).compare(VectorOperators.GT, F32_INF)).reinterpretAsFloats();
+            IntVector majority = IntVector.broadcast(I, SIGN).blend(0, rs.compare(VectorOperators.GE, 0f).cast(I));
+            FloatVector acc = zero;
+            FloatVector accW = zero;
+            for (int j = 0; j < m; j++) {
+                FloatVector v = FloatVector.fromArray(F, wd[j], e);
+                VectorMask<Float> agree = v.reinterpretAsInts().lanewise(VectorOperators.XOR, majority).sub(1)
+                        .compare(VectorOperators.ULT, F32_INF).cast(F);
+                FloatVector k = zero.blend(one, agree);
+                acc = j == 0 ? v.mul(k) : acc.add(v.mul(k));
+                accW = j == 0 ? k.mul(w[j]) : accW.add(k.mul(w[j]));
+            }
+            IntVector a = acc.reinterpretAsInts();
+            a.add(a.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000)
+                    .blend(0x7FC00000, a.and(F32_ABS).compare(VectorOperators.GT, F32_INF))
+                    .reinterpretAsFloats().intoArray(mixed, e);
+            IntVector q = accW.reinterpretAsInts();
+            FloatVector dv = q.add(q.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000)
+                    .blend(0x7FC00000, q.and(F32_ABS).compare(VectorOperators.GT, F32_INF)).reinterpretAsFloats();
+            dv.blend(one, dv.compare(VectorOperators.EQ, 0f)).intoArray(div, e);
+        }
+    }
+
+    private static void consensusMixF16(float[][] wd, float[] w, int upper, float[] mixed, float[] div) {
+        int m = w.length;
+        FloatVector zero = FloatVector.zero(F);
+        FloatVector one = FloatVector.broadcast(F, 1f);
+        for (int e = 0; e < upper; e += L) {
+            FloatVector s = FloatVector.fromArray(F, wd[0], e);
+            for (int j = 1; j < m; j++) {
+                s = s.add(FloatVector.fromArray(F, wd[j], e));
+            }
+            // R_f16(s) ≥ 0 iff s ≥ 0 or s rounds to -0 (a NaN is neither): the sign test needs no rounding
+            IntVector sb = s.reinterpretAsInts();
+            VectorMask<Integer> positive = s.compare(VectorOperators.GE, 0f).cast(I)
+                    .or(sb.and(F32_ABS).compare(VectorOperators.LE, 0x33000000));
+            IntVector majority = IntVector.broadcast(I, SIGN).blend(0, positive);
+            FloatVector acc = zero;
+            FloatVector accW = zero;
+            for (int j = 0; j < m; j++) {
+                FloatVector v = FloatVector.fromArray(F, wd[j], e);
+                VectorMask<Float> agree = v.reinterpretAsInts().lanewise(VectorOperators.XOR, majority).sub(1)
+                        .compare(VectorOperators.ULT, F32_INF).cast(F);
+                FloatVector k = zero.blend(one, agree);
+                acc = j == 0 ? v.mul(k) : acc.add(v.mul(k));
+                accW = j == 0 ? k.mul(w[j]) : accW.add(k.mul(w[j]));
+            }
+            acc.intoArray(mixed, e);
+            accW.intoArray(div, e);
+        }
+        // the two roundings, and div's 0 → 1, in loops C2 vectorises
+        for (int e = 0; e < upper; e++) {
+            mixed[e] = Float.float16ToFloat(Float.floatToFloat16(mixed[e]));
+        }
+        for (int e = 0; e < upper; e++) {
+            float q = Float.float16ToFloat(Float.floatToFloat16(div[e]));
+            div[e] = q == 0f ? 1f : q;
+        }
+    }
+
+    private static void consensusMixF32(float[][] wd, float[] w, int upper, float[] mixed, float[] div) {
+        int m = w.length;
+        FloatVector zero = FloatVector.zero(F);
+        FloatVector one = FloatVector.broadcast(F, 1f);
+        for (int e = 0; e < upper; e += L) {
+            FloatVector s = FloatVector.fromArray(F, wd[0], e);
+            for (int j = 1; j < m; j++) {
+                s = s.add(FloatVector.fromArray(F, wd[j], e));
+            }
+            IntVector majority = IntVector.broadcast(I, SIGN).blend(0, s.compare(VectorOperators.GE, 0f).cast(I));
+            FloatVector acc = zero;
+            FloatVector accW = zero;
+            for (int j = 0; j < m; j++) {
+                FloatVector v = FloatVector.fromArray(F, wd[j], e);
+                VectorMask<Float> agree = v.reinterpretAsInts().lanewise(VectorOperators.XOR, majority).sub(1)
+                        .compare(VectorOperators.ULT, F32_INF).cast(F);
+                FloatVector k = zero.blend(one, agree);
+                acc = j == 0 ? v.mul(k) : acc.add(v.mul(k));
+                accW = j == 0 ? k.mul(w[j]) : accW.add(k.mul(w[j]));
+            }
+            acc.intoArray(mixed, e);
+            accW.blend(one, accW.compare(VectorOperators.EQ, 0f)).intoArray(div, e);
+        }
+    }
+
+    /** {@code out = R_bf16(Σ wd_j)}, the sum in float32 in order. */
+    private static void sumRoundBf16(float[][] wd, int upper, float[] out) {
+        int m = wd.length;
+        for (int e = 0; e < upper; e += L) {
+            FloatVector s = FloatVector.fromArray(F, wd[0], e);
+            for (int j = 1; j < m; j++) {
+                s = s.add(FloatVector.fromArray(F, wd[j], e));
+            }
+            IntVector b = s.reinterpretAsInts();
+            b.add(b.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000)
+                    .blend(0x7FC00000, b.and(F32_ABS).compare(VectorOperators.GT, F32_INF))
+                    .reinterpretAsFloats().intoArray(out, e);
+        }
+    }
+
+    private static void sumF32(float[][] wd, int upper, float[] out) {
+        int m = wd.length;
+        for (int e = 0; e < upper; e += L) {
+            FloatVector s = FloatVector.fromArray(F, wd[0], e);
+            for (int j = 1; j < m; j++) {
+                s = s.add(FloatVector.fromArray(F, wd[j], e));
+            }
+            s.intoArray(out, e);
+        }
+    }
+
+    /** In place on {@code mixed}: {@code R(base + R(R(mixed / div)·λ))}, steps as flagged; div per element or the scalar. */
+    private static void finishBf16(float[] mixed, float[] div, float divisor, boolean normalize, boolean scale,
+                                   float lambda, float[] base, int upper) {
+        FloatVector scalarDiv = FloatVector.broadcast(F, divisor);
+        for (int e = 0; e < upper; e += L) {
+            FloatVector x = FloatVector.fromArray(F, mixed, e);
+            if (normalize) {
+                IntVector q = x.div(div == null ? scalarDiv : FloatVector.fromArray(F, div, e)).reinterpretAsInts();
+                x = q.add(q.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000)
+                        .blend(0x7FC00000, q.and(F32_ABS).compare(VectorOperators.GT, F32_INF)).reinterpretAsFloats();
+            }
+            if (scale) {
+                IntVector q = x.mul(lambda).reinterpretAsInts();
+                x = q.add(q.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000)
+                        .blend(0x7FC00000, q.and(F32_ABS).compare(VectorOperators.GT, F32_INF)).reinterpretAsFloats();
+            }
+            IntVector q = FloatVector.fromArray(F, base, e).add(x).reinterpretAsInts();
+            q.add(q.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000)
+                    .blend(0x7FC00000, q.and(F32_ABS).compare(VectorOperators.GT, F32_INF))
+                    .reinterpretAsFloats().intoArray(mixed, e);
+        }
+    }
+
+    private static void finishF32(float[] mixed, float[] div, float divisor, boolean normalize, boolean scale,
+                                  float lambda, float[] base, int upper) {
+        FloatVector scalarDiv = FloatVector.broadcast(F, divisor);
+        for (int e = 0; e < upper; e += L) {
+            FloatVector x = FloatVector.fromArray(F, mixed, e);
+            if (normalize) {
+                x = x.div(div == null ? scalarDiv : FloatVector.fromArray(F, div, e));
+            }
+            if (scale) {
+                x = x.mul(lambda);
+            }
+            FloatVector.fromArray(F, base, e).add(x).intoArray(mixed, e);
         }
     }
 }

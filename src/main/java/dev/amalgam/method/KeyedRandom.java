@@ -1,5 +1,7 @@
 package dev.amalgam.method;
 
+import dev.amalgam.kernel.Kernels;
+
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -32,6 +34,12 @@ final class KeyedRandom implements RandomWords {
     @Override
     public int word(long index) {
         return (int) (mix(stream + (index + 1) * GOLDEN) >>> 32);
+    }
+
+    /** The same words in bulk, through the kernels (vectorised). */
+    @Override
+    public void words(long index, int n, int[] dst) {
+        Kernels.keyedWords(stream, index, n, dst);
     }
 
 

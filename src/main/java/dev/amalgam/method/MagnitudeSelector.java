@@ -1,5 +1,7 @@
 package dev.amalgam.method;
 
+import dev.amalgam.io.DType;
+
 import java.util.Arrays;
 
 /**
@@ -21,12 +23,19 @@ import java.util.Arrays;
  * keeps every key above {@code t} and the first {@code K - c} keys equal to {@code t}. Memory is
  * O(2^15 + 2^16 · cut-offs) ints whatever the tensor size, and the result does not depend on how
  * the elements are chunked.
+ *
+ * <p>Values that are all representable in bfloat16 or float16 ({@link #exact}) have at most 15
+ * magnitude bits: the bfloat16 pattern, or the float16 one, orders them as their float32 keys do,
+ * so the first histogram, over those 15 bits, already gives every threshold exactly and the
+ * second pass is skipped ({@link #needsLowPass()}).
  */
 final class MagnitudeSelector {
 
     private static final int HIGH_BUCKETS = 1 << 15;
     private static final int LOW_BUCKETS = 1 << 16;
 
+    /** BF16 or F16 when the keys are that dtype's 15 magnitude bits, else null (float32 keys). */
+    private final DType keys16;
     private final long numel;
     private final long[] k;
     private final long[] high = new long[HIGH_BUCKETS];
@@ -42,6 +51,19 @@ final class MagnitudeSelector {
      * @param cutoffs for each cut-off, how many elements it selects (clamped to [0, numel])
      */
     MagnitudeSelector(long numel, long... cutoffs) {
+        this(null, numel, cutoffs);
+    }
+
+    /**
+     * A selector over values all representable in {@code d}: for BF16 and F16 one counting pass
+     * finds the thresholds; any other dtype gets the two float32 passes.
+     */
+    static MagnitudeSelector exact(DType d, long numel, long... cutoffs) {
+        return new MagnitudeSelector(d == DType.BF16 || d == DType.F16 ? d : null, numel, cutoffs);
+    }
+
+    private MagnitudeSelector(DType keys16, long numel, long... cutoffs) {
+        this.keys16 = keys16;
         this.numel = numel;
         int c = cutoffs.length;
         this.k = new long[c];
@@ -63,9 +85,27 @@ final class MagnitudeSelector {
 
     /** Pass 1: counts the high bits of {@code v[0..n)}. */
     void countHigh(float[] v, int n) {
+        if (keys16 == DType.F16) {
+            for (int e = 0; e < n; e++) {
+                high[Float.floatToFloat16(v[e]) & 0x7FFF]++;
+            }
+            return;
+        }
+        // float32 keys: the top 15 bits; for bfloat16 values these are all their bits
         for (int e = 0; e < n; e++) {
             high[key(v[e]) >>> 16]++;
         }
+    }
+
+    /** False when the counting pass already fixed every threshold (15-bit keys). */
+    boolean needsLowPass() {
+        return keys16 == null;
+    }
+
+    /** The float32 key of a 15-bit key of {@link #keys16}. */
+    private int floatKey(int key16) {
+        return keys16 == DType.BF16 ? key16 << 16
+                : Float.floatToRawIntBits(Float.float16ToFloat((short) key16)) & 0x7FFFFFFF;
     }
 
     /** Ends pass 1: finds each cut-off's bucket. */
@@ -80,7 +120,12 @@ final class MagnitudeSelector {
                 if (above + high[b] >= k[i]) {
                     bucket[i] = b;
                     aboveBucket[i] = above;
-                    low[i] = new long[LOW_BUCKETS];
+                    if (keys16 != null) {
+                        threshold[i] = floatKey(b);
+                        quota[i] = k[i] - above;
+                    } else {
+                        low[i] = new long[LOW_BUCKETS];
+                    }
                     break;
                 }
                 above += high[b];
@@ -90,6 +135,9 @@ final class MagnitudeSelector {
 
     /** Pass 2: counts the low bits of the keys that fall into a cut-off's bucket. */
     void countLow(float[] v, int n) {
+        if (keys16 != null) {
+            return;
+        }
         for (int i = 0; i < k.length; i++) {
             int b = bucket[i];
             if (b < 0) {
@@ -107,6 +155,9 @@ final class MagnitudeSelector {
 
     /** Ends pass 2: fixes each cut-off's threshold key and how many ties at it are kept. */
     void endLow() {
+        if (keys16 != null) {
+            return;
+        }
         for (int i = 0; i < k.length; i++) {
             if (bucket[i] < 0) {
                 continue;
@@ -143,6 +194,24 @@ final class MagnitudeSelector {
             return key > t;
         }
         return seen[i]++ < quota[i];
+    }
+
+    /**
+     * Whether cut-off {@code i} needs an ordered scan: false when it selects every element or
+     * none ({@link #count} tells which).
+     */
+    boolean scans(int i) {
+        return bucket[i] >= 0;
+    }
+
+    /** Cut-off {@code i}'s threshold key (after the counting passes, when it {@link #scans}). */
+    int threshold(int i) {
+        return threshold[i];
+    }
+
+    /** How many elements whose key equals cut-off {@code i}'s threshold it selects, the first in index order. */
+    long quota(int i) {
+        return quota[i];
     }
 
     /** How many elements cut-off {@code i} selects. */

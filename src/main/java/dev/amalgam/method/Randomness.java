@@ -65,5 +65,17 @@ public final class Randomness {
             next = block + BLOCK;
             return buf[(int) (index - block)];
         }
+
+        @Override
+        public void words(long index, int n, int[] dst) {
+            for (int done = 0; done < n; ) {
+                int first = word(index + done);
+                int at = (int) (index + done - bufStart);
+                int len = Math.min(n - done, BLOCK - at);
+                dst[done] = first;
+                System.arraycopy(buf, at + 1, dst, done + 1, len - 1);
+                done += len;
+            }
+        }
     }
 }

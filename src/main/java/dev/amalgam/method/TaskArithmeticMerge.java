@@ -2,6 +2,7 @@ package dev.amalgam.method;
 
 import dev.amalgam.io.DType;
 import dev.amalgam.kernel.Codec;
+import dev.amalgam.kernel.Kernels;
 import dev.amalgam.method.TaskArithmetic.Sparsification;
 
 import java.util.ArrayList;
@@ -12,17 +13,23 @@ import java.util.List;
  * The streaming computation of one tensor for {@link TaskArithmetic}: method stage. Measuring
  * passes depend on the sparsification of the models whose density is below 1:
  * <ul>
- *   <li>magnitude, outliers: (1) high-bit histograms of |δ| and ‖δ‖₁, (2) low-bit histograms,
- *       then with rescale (3) ‖kept‖₁;</li>
- *   <li>random, DELLA with rescale: (1) ‖δ‖₁ and ‖kept‖₁ (the masks are recomputed from the
- *       keyed stream, so both passes see the same draws);</li>
+ *   <li>magnitude, outliers: (1) the histogram of |δ| (with rescale also ‖δ‖₁), then, for float32
+ *       values only, (2) the low-bit histogram; with rescale (3) ‖kept‖₁;</li>
+ *   <li>random, DELLA with rescale: (1) ‖δ‖₁ and ‖kept‖₁;</li>
  *   <li>otherwise none.</li>
  * </ul>
  * The applying pass recomputes δ, masks and rescales it, and combines the models per element.
- * Whole-tensor sums accumulate in double and are rounded once. Memory: one δ chunk per model,
- * the selection histograms, and for DELLA one row of sort keys.
+ * A random keep mask is drawn once: the measuring pass keeps it as bits (one per element and
+ * model, up to {@link #MASK_CACHE_BITS} per tensor) for the applying pass, and a tensor too
+ * large for that draws it again from the keyed stream, which gives the same bits. Whole-tensor
+ * sums accumulate in eight interleaved double sums ({@link Kernels#sumAbs}) and are rounded
+ * once. Memory: one δ chunk per model, the selection histograms, the cached masks, and for DELLA
+ * one row of keys and ranks.
  */
 final class TaskArithmeticMerge implements TensorMerge {
+
+    /** The most keep-mask bits one tensor caches between its passes (32 MiB). */
+    static final long MASK_CACHE_BITS = 1L << 28;
 
     private enum Phase { HIGH, LOW, AFTER, SUMS }
 
@@ -61,6 +68,7 @@ final class TaskArithmeticMerge implements TensorMerge {
         this.sparsifiers = new Sparsifier[m];
         float sumW = 0f;
         long numel = ctx.numel();
+        boolean cacheMasks = rescale && numel * m <= MASK_CACHE_BITS;
         int draws = 0;
         for (int j = 0; j < m; j++) {
             int op = models[j];
@@ -72,19 +80,20 @@ final class TaskArithmeticMerge implements TensorMerge {
             }
             long k = (long) (density * numel);
             sparsifiers[j] = switch (kind) {
-                case MAGNITUDE -> new Selection(d, rescale, new MagnitudeSelector(numel, k), false);
+                case MAGNITUDE -> new Selection(d, rescale, MagnitudeSelector.exact(d, numel, k), false);
                 case MAGNITUDE_OUTLIERS -> {
                     long top = (long) (TaskArithmetic.value(ctx, op, "gamma", 0.01) * numel);
                     long bottom = numel - k - top;
                     if (bottom < 0) {
                         top += bottom;
                     }
-                    yield new Selection(d, rescale, new MagnitudeSelector(numel, top + k, top), true);
+                    yield new Selection(d, rescale, MagnitudeSelector.exact(d, numel, top + k, top), true);
                 }
-                case RANDOM -> new Bernoulli(d, rescale, Randomness.words(ctx, op, draws++), density, numel);
+                case RANDOM -> new Bernoulli(d, rescale, Randomness.words(ctx, op, draws++), density, numel,
+                        cacheMasks);
                 case RANK_MAGNITUDE_SAMPLING -> new Della(d, rescale,
                         density <= 0 ? null : Randomness.words(ctx, op, draws++), density,
-                        TaskArithmetic.value(ctx, op, "epsilon", 0.15), rowLength(ctx.shape()), numel);
+                        TaskArithmetic.value(ctx, op, "epsilon", 0.15), rowLength(ctx.shape()), numel, cacheMasks);
                 case NONE -> throw new IllegalStateException();
             };
         }
@@ -94,7 +103,10 @@ final class TaskArithmeticMerge implements TensorMerge {
         boolean any = Arrays.stream(sparsifiers).anyMatch(s -> s != null);
         List<Phase> p = new ArrayList<>();
         if (any && (kind == Sparsification.MAGNITUDE || kind == Sparsification.MAGNITUDE_OUTLIERS)) {
-            p.addAll(List.of(Phase.HIGH, Phase.LOW));
+            p.add(Phase.HIGH);
+            if (!(d == DType.BF16 || d == DType.F16)) {
+                p.add(Phase.LOW);
+            }
             if (rescale) {
                 p.add(Phase.AFTER);
             }
@@ -150,13 +162,8 @@ final class TaskArithmeticMerge implements TensorMerge {
 
     /** Computes δ_j = R(x - base) for one chunk into the scratch buffer of model j. */
     private float[] delta(int j, float[][] in, int n) {
-        float[] x = in[models[j]];
-        float[] b = in[base];
         float[] out = delta[j];
-        for (int e = 0; e < n; e++) {
-            out[e] = x[e] - b[e];
-        }
-        Codec.round(d, out, 0, n);
+        Kernels.subRound(d, in[models[j]], in[base], out, n);
         return out;
     }
 
@@ -169,94 +176,14 @@ final class TaskArithmeticMerge implements TensorMerge {
             return;
         }
         ensureScratch(n);
-        float[][] wd = new float[m][];
         for (int j = 0; j < m; j++) {
             float[] dj = delta(j, in, n);
             if (sparsifiers[j] != null) {
                 sparsifiers[j].apply(dj, n, offset);
             }
-            float wj = w[j];
-            for (int e = 0; e < n; e++) {
-                dj[e] = dj[e] * wj;
-            }
-            Codec.round(d, dj, 0, n);
-            wd[j] = dj;
+            Kernels.scaleRound(d, dj, w[j], n);
         }
-        if (!consensus) {
-            applyLinear(wd, m, b, n, out);
-            return;
-        }
-        for (int e = 0; e < n; e++) {
-            float mixed;
-            float div = divisor;
-            if (consensus) {
-                float s = wd[0][e];
-                for (int j = 1; j < m; j++) {
-                    s += wd[j][e];
-                }
-                boolean positive = Codec.round(d, s) >= 0f;
-                float acc = 0f;
-                float accW = 0f;
-                for (int j = 0; j < m; j++) {
-                    float v = wd[j][e];
-                    float keep = (positive ? v > 0f : v < 0f) ? 1f : 0f;
-                    acc = j == 0 ? v * keep : acc + v * keep;
-                    accW = j == 0 ? w[j] * keep : accW + w[j] * keep;
-                }
-                mixed = Codec.round(d, acc);
-                div = Codec.round(d, accW);
-                if (div == 0f) {
-                    div = 1f;
-                }
-            } else {
-                float acc = wd[0][e];
-                for (int j = 1; j < m; j++) {
-                    acc += wd[j][e];
-                }
-                mixed = Codec.round(d, acc);
-            }
-            if (normalize) {
-                mixed = Codec.round(d, mixed / div);
-            }
-            if (scaleByLambda) {
-                mixed = Codec.round(d, mixed * lambda);
-            }
-            out[e] = Codec.round(d, b[e] + mixed);
-        }
-    }
-
-    /**
-     * The no-consensus combination in bulk passes, each rounded to D as a whole:
-     * {@code mixed = R(Σ wd)}, then {@code R(mixed / div)}, {@code R(mixed · λ)}, {@code R(base + mixed)}.
-     */
-    private void applyLinear(float[][] wd, int m, float[] b, int n, float[] out) {
-        float[] acc = out;
-        System.arraycopy(wd[0], 0, acc, 0, n);
-        for (int j = 1; j < m; j++) {
-            float[] x = wd[j];
-            for (int e = 0; e < n; e++) {
-                acc[e] += x[e];
-            }
-        }
-        Codec.round(d, acc, 0, n);
-        if (normalize) {
-            float div = divisor;
-            for (int e = 0; e < n; e++) {
-                acc[e] /= div;
-            }
-            Codec.round(d, acc, 0, n);
-        }
-        if (scaleByLambda) {
-            float l = lambda;
-            for (int e = 0; e < n; e++) {
-                acc[e] *= l;
-            }
-            Codec.round(d, acc, 0, n);
-        }
-        for (int e = 0; e < n; e++) {
-            acc[e] += b[e];
-        }
-        Codec.round(d, acc, 0, n);
+        Kernels.taskCombine(d, delta, w, b, n, consensus, normalize, divisor, scaleByLambda, lambda, out);
     }
 
     /**
@@ -268,8 +195,8 @@ final class TaskArithmeticMerge implements TensorMerge {
         final DType w;
         final DType d;
         final boolean rescale;
-        private double before;
-        private double after;
+        private final double[] before = new double[8];
+        private final double[] after = new double[8];
         private CascadeSum torchBefore;
         private CascadeSum torchAfter;
         private final long numel;
@@ -288,61 +215,92 @@ final class TaskArithmeticMerge implements TensorMerge {
             return w == DType.F32 && Randomness.MERGEKIT.isBound();
         }
 
-        /** Zeroes the dropped elements of one chunk in place (in index order). */
-        abstract void mask(float[] v, int n, long offset);
+        /** Zeroes the dropped elements of one chunk in place (in index order); {@code measuring} in a measuring pass. */
+        abstract void mask(float[] v, int n, long offset, boolean measuring);
 
         void measure(Phase phase, float[] v, int n, long offset) {
             if (phase == Phase.SUMS) {
-                addBefore(v, n);
+                addBefore(v, n, offset);
             }
-            mask(v, n, offset);
+            mask(v, n, offset, true);
             if (torchOrder()) {
                 if (torchAfter == null) {
                     torchAfter = new CascadeSum(numel);
                 }
                 torchAfter.addAbs(v, n);
             } else {
-                after += l1(v, n);
+                Kernels.sumAbs(v, n, offset, after);
             }
         }
 
         void endPhase(Phase phase) {
             if (phase == Phase.SUMS || phase == Phase.AFTER) {
-                float b = torchBefore != null ? torchBefore.result() : Codec.round(w, (float) before);
-                float a = torchAfter != null ? torchAfter.result() : Codec.round(w, (float) after);
+                float b = torchBefore != null ? torchBefore.result() : Codec.round(w, (float) Kernels.total(before));
+                float a = torchAfter != null ? torchAfter.result() : Codec.round(w, (float) Kernels.total(after));
                 float eps = Codec.round(w, 1e-7f);
                 scaled = rescale && b >= eps && a >= eps;
                 factor = scaled ? Codec.round(w, b / a) : 1f;
             }
         }
 
-        void addBefore(float[] v, int n) {
+        void addBefore(float[] v, int n, long offset) {
             if (torchOrder()) {
                 if (torchBefore == null) {
                     torchBefore = new CascadeSum(numel);
                 }
                 torchBefore.addAbs(v, n);
             } else {
-                before += l1(v, n);
+                Kernels.sumAbs(v, n, offset, before);
             }
         }
 
+        /** Masks and, with rescale, scales: {@code R_d(R_w(v·f))}, which is {@code R_d(v·f)} as W is D or float32. */
         final void apply(float[] v, int n, long offset) {
-            mask(v, n, offset);
+            mask(v, n, offset, false);
             if (scaled) {
-                float f = factor;
-                for (int e = 0; e < n; e++) {
-                    v[e] = Codec.round(d, Codec.round(w, v[e] * f));
+                Kernels.scaleRound(d, v, factor, n);
+            }
+        }
+    }
+
+    /**
+     * A sparsifier whose keep decisions are bits drawn per chunk; with a cache, the bits of the
+     * measuring pass are kept, chunk by chunk in offset order, for the applying pass.
+     */
+    private abstract static class RandomMask extends Sparsifier {
+        private final List<long[]> cached;
+        private final List<Long> cachedAt;
+        private int cursor;
+        long[] bits = new long[0];
+
+        RandomMask(DType w, DType d, boolean rescale, long numel, boolean cache) {
+            super(w, d, rescale, numel);
+            this.cached = cache ? new ArrayList<>() : null;
+            this.cachedAt = cache ? new ArrayList<>() : null;
+        }
+
+        /** Sets {@code bits[0 .. (n+63)/64)} to the keep decisions of elements {@code offset .. offset+n}. */
+        abstract void draw(int n, long offset, float[] v);
+
+        @Override
+        final void mask(float[] v, int n, long offset, boolean measuring) {
+            int words = (n + 63) >>> 6;
+            long[] use = null;
+            if (cached != null && !measuring && cursor < cached.size() && cachedAt.get(cursor) == offset) {
+                use = cached.get(cursor++);
+            }
+            if (use == null) {
+                if (bits.length < words) {
+                    bits = new long[words];
+                }
+                draw(n, offset, v);
+                use = bits;
+                if (cached != null && measuring) {
+                    cached.add(Arrays.copyOf(bits, words));
+                    cachedAt.add(offset);
                 }
             }
-        }
-
-        private static double l1(float[] v, int n) {
-            double s = 0;
-            for (int e = 0; e < n; e++) {
-                s += Math.abs(v[e]);
-            }
-            return s;
+            Kernels.maskBits(v, n, use);
         }
     }
 
@@ -350,6 +308,7 @@ final class TaskArithmeticMerge implements TensorMerge {
     private static final class Selection extends Sparsifier {
         private final MagnitudeSelector selector;
         private final boolean band;
+        private final long[] left = new long[2];
 
         /** {@code band}: keep cut-off 0 minus cut-off 1, else just cut-off 0. */
         Selection(DType d, boolean rescale, MagnitudeSelector selector, boolean band) {
@@ -364,7 +323,7 @@ final class TaskArithmeticMerge implements TensorMerge {
                 case HIGH -> {
                     selector.countHigh(v, n);
                     if (rescale) {
-                        addBefore(v, n);
+                        addBefore(v, n, offset);
                     }
                 }
                 case LOW -> selector.countLow(v, n);
@@ -379,18 +338,28 @@ final class TaskArithmeticMerge implements TensorMerge {
                 case LOW -> selector.endLow();
                 default -> super.endPhase(phase);
             }
-            selector.rewind();
+            left[0] = selector.quota(0);
+            left[1] = band ? selector.quota(1) : 0;
         }
 
+        /**
+         * Keeps cut-off 0's selection and, for a band, then drops cut-off 1's. Cut-off 1 never
+         * selects more than cut-off 0, so its ties are among those cut-off 0 kept: zeroing first
+         * changes none of its decisions.
+         */
         @Override
-        void mask(float[] v, int n, long offset) {
-            for (int e = 0; e < n; e++) {
-                int key = MagnitudeSelector.key(v[e]);
-                boolean keep = selector.selected(0, key);
-                if (band && selector.selected(1, key)) {
-                    keep = false;
-                }
-                if (!keep) {
+        void mask(float[] v, int n, long offset, boolean measuring) {
+            cut(0, v, n, true);
+            if (band) {
+                cut(1, v, n, false);
+            }
+        }
+
+        private void cut(int i, float[] v, int n, boolean keep) {
+            if (selector.scans(i)) {
+                left[i] = Kernels.maskTop(v, n, selector.threshold(i), left[i], keep);
+            } else if ((selector.count(i) != 0) != keep) {
+                for (int e = 0; e < n; e++) {
                     v[e] *= 0f;
                 }
             }
@@ -403,23 +372,24 @@ final class TaskArithmeticMerge implements TensorMerge {
     }
 
     /** DARE: keep each element with probability R_W(density). */
-    private static final class Bernoulli extends Sparsifier {
+    private static final class Bernoulli extends RandomMask {
         private final RandomWords rng;
-        private final float p;
+        private final int threshold;
+        private int[] words = new int[0];
 
-        Bernoulli(DType d, boolean rescale, RandomWords rng, double density, long numel) {
-            super(randomDtype(d), d, rescale, numel);
+        Bernoulli(DType d, boolean rescale, RandomWords rng, double density, long numel, boolean cache) {
+            super(randomDtype(d), d, rescale, numel, cache);
             this.rng = rng;
-            this.p = Codec.round(w, (float) density);
+            this.threshold = RandomWords.threshold(Codec.round(w, (float) density));
         }
 
         @Override
-        void mask(float[] v, int n, long offset) {
-            for (int e = 0; e < n; e++) {
-                if (!RandomWords.keep(rng.word(offset + e), p)) {
-                    v[e] *= 0f;
-                }
+        void draw(int n, long offset, float[] v) {
+            if (words.length < n) {
+                words = new int[n];
             }
+            rng.words(offset, n, words);
+            Kernels.keepBits(words, n, threshold, bits);
         }
     }
 
@@ -427,69 +397,162 @@ final class TaskArithmeticMerge implements TensorMerge {
      * DELLA: within each row, the element of ascending |δ| rank {@code i} (ties: the lower index
      * ranks higher) is kept with probability p[i], computed as mergekit does in dtype W:
      * {@code r = R(R(i)+1)}, {@code rn = clamp(R(R(r-rmin)/R(rmax-rmin)), 0, 1)},
-     * {@code p = R(R(R(rn·2)·eps) + R(density-eps))}; density 0 keeps nothing. One row at a
-     * time is ranked by a stable LSD radix sort of its |δ| bit patterns, skipping the bytes no
-     * key of the row varies in (two of four for bf16).
+     * {@code p = R(R(R(rn·2)·eps) + R(density-eps))}; density 0 keeps nothing.
+     *
+     * <p>Ranks: bfloat16 and float16 values have 15-bit magnitude keys (their own bit patterns),
+     * so a row whose non-zero keys span at most {@link #COUNTING_SPAN} values is ranked by a
+     * counting sort over that span, zeros in a bucket of their own below it; other rows (and
+     * float32) by a stable LSD radix sort of the float32 keys, skipping the bytes no key of the
+     * row varies in. In the mergekit-compatible mode rows are ordered as torch's CPU argsort
+     * orders them.
      */
-    private static final class Della extends Sparsifier {
+    private static final class Della extends RandomMask {
+        private static final int COUNTING_SPAN = 8192;
         private final RandomWords rng;
         private final int row;
-        private final int[] words;
         private final float[] magnitudes;
-        private final float[] p;
+        /** (row) the integer keep threshold of each rank. */
+        private final int[] threshold;
+        /** (chunk) each element's random word and the threshold of its rank. */
+        private int[] words = new int[0];
+        private int[] thresholdOf = new int[0];
         private int[] keys;
         private int[] idx;
         private int[] keys2;
         private int[] idx2;
         private final int[] count = new int[256];
+        private final int[][] buckets = new int[4][COUNTING_SPAN + 1];
 
-        Della(DType d, boolean rescale, RandomWords rng, double density, double epsilon, int row, long numel) {
-            super(randomDtype(d), d, rescale, numel);
+        Della(DType d, boolean rescale, RandomWords rng, double density, double epsilon, int row, long numel,
+              boolean cache) {
+            super(randomDtype(d), d, rescale, numel, cache);
             this.rng = rng;
             this.row = row;
-            this.words = new int[row];
             this.magnitudes = Randomness.MERGEKIT.isBound() ? new float[row] : null;
-            this.p = new float[row];
+            this.threshold = new int[row];
             this.keys = new int[row];
             this.idx = new int[row];
             this.keys2 = new int[row];
             this.idx2 = new int[row];
+            float[] p = new float[row];
             if (density <= 0 || row == 1) {
                 Arrays.fill(p, density <= 0 ? 0f : Codec.round(w, (float) density));
-                return;
+            } else {
+                float rmin = Codec.round(w, Codec.round(w, 0f) + 1f);
+                float rmax = Codec.round(w, Codec.round(w, (float) (row - 1)) + 1f);
+                float span = Codec.round(w, rmax - rmin);
+                float eps = (float) epsilon;
+                float low = Codec.round(w, (float) (density - epsilon));
+                for (int i = 0; i < row; i++) {
+                    float r = Codec.round(w, Codec.round(w, (float) i) + 1f);
+                    float rn = Math.clamp(Codec.round(w, Codec.round(w, r - rmin) / span), 0f, 1f);
+                    p[i] = Codec.round(w, Codec.round(w, Codec.round(w, rn * 2f) * eps) + low);
+                }
             }
-            float rmin = Codec.round(w, Codec.round(w, 0f) + 1f);
-            float rmax = Codec.round(w, Codec.round(w, (float) (row - 1)) + 1f);
-            float span = Codec.round(w, rmax - rmin);
-            float eps = (float) epsilon;
-            float low = Codec.round(w, (float) (density - epsilon));
             for (int i = 0; i < row; i++) {
-                float r = Codec.round(w, Codec.round(w, (float) i) + 1f);
-                float rn = Math.clamp(Codec.round(w, Codec.round(w, r - rmin) / span), 0f, 1f);
-                p[i] = Codec.round(w, Codec.round(w, Codec.round(w, rn * 2f) * eps) + low);
+                threshold[i] = RandomWords.threshold(p[i]);
             }
         }
 
+        /** The chunk's words, each element's threshold by its rank in its row, then the bits in bulk. */
         @Override
-        void mask(float[] v, int n, long offset) {
+        void draw(int n, long offset, float[] v) {
+            if (rng == null) {
+                Arrays.fill(bits, 0, (n + 63) >>> 6, 0L);
+                return;
+            }
+            if (words.length < n) {
+                words = new int[n];
+                thresholdOf = new int[n];
+            }
+            rng.words(offset, n, words);
             for (int start = 0; start < n; start += row) {
-                if (rng == null) {
-                    for (int j = 0; j < row; j++) {
-                        v[start + j] *= 0f;
-                    }
-                    continue;
-                }
-                for (int j = 0; j < row; j++) {
-                    words[j] = rng.word(offset + start + j);
-                }
-                rank(v, start);
-                for (int i = 0; i < row; i++) {
-                    int j = idx[i];
-                    if (!RandomWords.keep(words[j], p[i])) {
-                        v[start + j] *= 0f;
+                if (magnitudes != null || !countingRanks(v, start)) {
+                    rank(v, start);
+                    for (int i = 0; i < row; i++) {
+                        thresholdOf[start + idx[i]] = threshold[i];
                     }
                 }
             }
+            Kernels.keepBitsEach(words, thresholdOf, n, bits);
+        }
+
+        /**
+         * Ranks the row at {@code start} by a counting sort of its 15-bit keys into
+         * {@code thresholdOf}; false, doing nothing, when the keys are not 15-bit or their
+         * non-zero ones span too many values.
+         */
+        private boolean countingRanks(float[] v, int start) {
+            int hi = 0;
+            // under = (smallest non-zero key) - 1: zero keys wrap to 0xFFFF, the largest
+            int under = 0xFFFF;
+            if (d == DType.BF16) {
+                for (int j = 0; j < row; j++) {
+                    int k = Float.floatToRawIntBits(v[start + j]) >>> 16 & 0x7FFF;
+                    keys[j] = k;
+                    hi = Math.max(hi, k);
+                    under = Math.min(under, (k - 1) & 0xFFFF);
+                }
+            } else if (d == DType.F16) {
+                for (int j = 0; j < row; j++) {
+                    int k = Float.floatToFloat16(v[start + j]) & 0x7FFF;
+                    keys[j] = k;
+                    hi = Math.max(hi, k);
+                    under = Math.min(under, (k - 1) & 0xFFFF);
+                }
+            } else {
+                return false;
+            }
+            if (under == 0xFFFF) {
+                under = 0;
+            }
+            // bucket 0 holds the zeros, bucket k - under the key k
+            int span = hi - under + 1;
+            if (span > COUNTING_SPAN + 1) {
+                return false;
+            }
+            // four blocks of the row counted side by side, each with its own buckets, so that
+            // runs of equal keys do not chain every increment through one memory location
+            int l = row >> 2;
+            int[] h0 = buckets[0];
+            int[] h1 = buckets[1];
+            int[] h2 = buckets[2];
+            int[] h3 = buckets[3];
+            for (int[] h : buckets) {
+                Arrays.fill(h, 0, span, 0);
+            }
+            for (int t = 0; t < l; t++) {
+                h0[Math.max(keys[t] - under, 0)]++;
+                h1[Math.max(keys[l + t] - under, 0)]++;
+                h2[Math.max(keys[2 * l + t] - under, 0)]++;
+                h3[Math.max(keys[3 * l + t] - under, 0)]++;
+            }
+            for (int j = 4 * l; j < row; j++) {
+                h3[Math.max(keys[j] - under, 0)]++;
+            }
+            // the first rank of each (bucket, block): descending index, so block 3 ranks first
+            for (int b = 0, sum = 0; b < span; b++) {
+                int c3 = h3[b];
+                int c2 = h2[b];
+                int c1 = h1[b];
+                int c0 = h0[b];
+                h3[b] = sum;
+                h2[b] = sum + c3;
+                h1[b] = sum + c3 + c2;
+                h0[b] = sum + c3 + c2 + c1;
+                sum += c3 + c2 + c1 + c0;
+            }
+            int[] out = thresholdOf;
+            for (int j = row - 1; j >= 4 * l; j--) {
+                out[start + j] = threshold[h3[Math.max(keys[j] - under, 0)]++];
+            }
+            for (int t = l - 1; t >= 0; t--) {
+                out[start + 3 * l + t] = threshold[h3[Math.max(keys[3 * l + t] - under, 0)]++];
+                out[start + 2 * l + t] = threshold[h2[Math.max(keys[2 * l + t] - under, 0)]++];
+                out[start + l + t] = threshold[h1[Math.max(keys[l + t] - under, 0)]++];
+                out[start + t] = threshold[h0[Math.max(keys[t] - under, 0)]++];
+            }
+            return true;
         }
 
         /**

@@ -344,4 +344,195 @@ class KernelAgreementTest {
             }
         }
     }
+
+    // ----------------------------------------------------------------------- task-vector family
+
+    private static final int[] CHUNKS = {1, 3, 7, 15, 17, 31, 1023, 65536};
+
+    /** float16 rounding in float arithmetic, inside the vector loops, against the F16C round trip. */
+    @Test
+    void arithmeticFloat16RoundingAgreesAroundEveryPatternAndOnRandomFloats() {
+        assumeTrue(vector != null);
+        SplittableRandom r = new SplittableRandom(SEED);
+        for (float[] x : new float[][] {aroundEveryHalf(DType.F16), randomFloats(r, 1 << 18)}) {
+            float[] s = x.clone();
+            float[] v = x.clone();
+            scalar.roundF16(s, 0, s.length);
+            VectorKernels.roundF16Arithmetic(v, 0, v.length);
+            assertSame(s, v, "arithmetic float16 rounding", true);
+        }
+    }
+
+    @ParameterizedTest(name = "{0} seed 0x5EEDAB1E")
+    @EnumSource(value = DType.class, names = {"F32", "F16", "BF16", "F8_E4M3"})
+    void subtractAndScaleAgree(DType dt) {
+        assumeTrue(vector != null);
+        SplittableRandom r = new SplittableRandom(SEED);
+        for (int n : CHUNKS) {
+            for (boolean wild : new boolean[] {false, true}) {
+                float[] x = wild ? randomFloats(r, n) : weights(r, n, dt);
+                float[] b = wild ? randomFloats(r, n) : weights(r, n, dt);
+                float[] s = new float[n];
+                float[] v = new float[n];
+                scalar.subRound(dt, x, b, s, n);
+                vector.subRound(dt, x, b, v, n);
+                assertSame(s, v, dt + " subRound n=" + n + " wild=" + wild, true);
+                float f = wild ? 1e30f : Codec.round(dt, 0.37f);
+                scalar.scaleRound(dt, s, f, n);
+                vector.scaleRound(dt, v, f, n);
+                assertSame(s, v, dt + " scaleRound n=" + n + " wild=" + wild, true);
+            }
+        }
+    }
+
+    @Test
+    void interleavedAbsoluteSumsAgreeAtEveryOffset() {
+        assumeTrue(vector != null);
+        SplittableRandom r = new SplittableRandom(SEED);
+        for (int n : CHUNKS) {
+            float[] x = weights(r, n, DType.BF16);
+            for (long offset : new long[] {0, 8, 3, 65536 + 5}) {
+                double[] s = new double[8];
+                double[] v = new double[8];
+                s[2] = v[2] = 1.5;
+                scalar.sumAbs(x, n, offset, s);
+                vector.sumAbs(x, n, offset, v);
+                assertThat(v).as("sumAbs n=%d offset=%d", n, offset).containsExactly(s);
+            }
+        }
+        // sums that are exact in double agree with the plain sum however they are interleaved
+        float[] ones = new float[1023];
+        java.util.Arrays.fill(ones, -0.5f);
+        double[] acc = new double[8];
+        vector.sumAbs(ones, ones.length, 0, acc);
+        assertThat(Kernels.total(acc)).isEqualTo(511.5);
+    }
+
+    @Test
+    void magnitudeMaskAgreesWhateverTheQuotaAndChunking() {
+        assumeTrue(vector != null);
+        SplittableRandom r = new SplittableRandom(SEED);
+        for (int n : CHUNKS) {
+            float[] x = weights(r, n, DType.BF16);
+            // a threshold that many elements tie at: the magnitude of a frequent value
+            for (int i = 0; i < n; i += 3) {
+                x[i] = (i & 1) == 0 ? 0.0625f : -0.0625f;
+            }
+            int t = Float.floatToRawIntBits(0.0625f);
+            for (long quota : new long[] {0, 1, 5, n / 7, n}) {
+                for (boolean keep : new boolean[] {true, false}) {
+                    float[] s = x.clone();
+                    float[] v = x.clone();
+                    long ls = scalar.maskTop(s, n, t, quota, keep);
+                    long lv = vector.maskTop(v, n, t, quota, keep);
+                    assertSameBits(s, v, "maskTop n=" + n + " quota=" + quota + " keep=" + keep);
+                    assertThat(lv).isEqualTo(ls);
+                    // in two stretches, the quota carried between them, it is the same scan
+                    float[] two = x.clone();
+                    int half = n / 2;
+                    float[] head = java.util.Arrays.copyOfRange(two, 0, half);
+                    float[] tail = java.util.Arrays.copyOfRange(two, half, n);
+                    long q = vector.maskTop(head, half, t, quota, keep);
+                    vector.maskTop(tail, n - half, t, q, keep);
+                    System.arraycopy(head, 0, two, 0, half);
+                    System.arraycopy(tail, 0, two, half, n - half);
+                    assertSameBits(s, two, "maskTop in two stretches n=" + n + " quota=" + quota);
+                }
+            }
+        }
+    }
+
+    @Test
+    void randomMasksAgree() {
+        assumeTrue(vector != null);
+        SplittableRandom r = new SplittableRandom(SEED);
+        for (int n : CHUNKS) {
+            long stream = r.nextLong();
+            long first = r.nextLong(1L << 40);
+            int[] ws = new int[n];
+            int[] wv = new int[n];
+            scalar.keyedWords(stream, first, n, ws);
+            vector.keyedWords(stream, first, n, wv);
+            assertThat(wv).as("keyedWords n=%d", n).containsExactly(ws);
+            for (int threshold : new int[] {0, 1, 1 << 23, 10_000_000, 1 << 24}) {
+                long[] bs = new long[(n + 63) / 64];
+                long[] bv = new long[(n + 63) / 64];
+                java.util.Arrays.fill(bs, -1L);
+                java.util.Arrays.fill(bv, -1L);
+                scalar.keepBits(ws, n, threshold, bs);
+                vector.keepBits(ws, n, threshold, bv);
+                assertThat(bv).as("keepBits n=%d threshold=%d", n, threshold).containsExactly(bs);
+                int[] each = new int[n];
+                for (int e = 0; e < n; e++) {
+                    each[e] = e % 3 == 0 ? threshold : r.nextInt((1 << 24) + 1);
+                }
+                long[] es = new long[(n + 63) / 64];
+                long[] ev = new long[(n + 63) / 64];
+                java.util.Arrays.fill(ev, -1L);
+                scalar.keepBitsEach(ws, each, n, es);
+                vector.keepBitsEach(ws, each, n, ev);
+                assertThat(ev).as("keepBitsEach n=%d", n).containsExactly(es);
+                float[] x = randomFloats(r, n);
+                float[] s = x.clone();
+                float[] v = x.clone();
+                scalar.maskBits(s, n, bs);
+                vector.maskBits(v, n, bs);
+                assertSameBits(s, v, "maskBits n=" + n + " threshold=" + threshold);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0} models seed 0x5EEDAB1E")
+    @ValueSource(ints = {1, 2, 3, 5})
+    void taskCombinationAgrees(int models) {
+        assumeTrue(vector != null);
+        SplittableRandom r = new SplittableRandom(SEED + models);
+        for (DType dt : new DType[] {DType.F32, DType.F16, DType.BF16, DType.F8_E4M3}) {
+            for (int n : CHUNKS) {
+                float[] w = new float[models];
+                float sum = 0;
+                for (int j = 0; j < models; j++) {
+                    w[j] = Codec.round(dt, (float) r.nextDouble(-0.5, 1.5));
+                    sum += w[j];
+                }
+                for (boolean wild : new boolean[] {false, true}) {
+                    float[][] wd = new float[models][];
+                    for (int j = 0; j < models; j++) {
+                        wd[j] = wild ? randomFloats(r, n) : weights(r, n, dt);
+                        // zeros, pruned elements and exact cancellations
+                        for (int e = j; e < n; e += 5) {
+                            wd[j][e] = (e & 1) == 0 ? 0f : -0f;
+                        }
+                    }
+                    if (models > 1) {
+                        for (int e = 2; e < n; e += 7) {
+                            wd[1][e] = -wd[0][e];
+                        }
+                    }
+                    float[] base = wild ? randomFloats(r, n) : weights(r, n, dt);
+                    for (int flags = 0; flags < 8; flags++) {
+                        boolean consensus = (flags & 1) != 0;
+                        boolean normalize = (flags & 2) != 0;
+                        boolean scale = (flags & 4) != 0;
+                        float[] s = new float[n];
+                        float[] v = new float[n];
+                        scalar.taskCombine(dt, copy(wd), w, base, n, consensus, normalize, Codec.round(dt, sum),
+                                scale, 0.9f, s);
+                        vector.taskCombine(dt, copy(wd), w, base, n, consensus, normalize, Codec.round(dt, sum),
+                                scale, 0.9f, v);
+                        assertSame(s, v, dt + " taskCombine n=" + n + " consensus=" + consensus + " normalize="
+                                + normalize + " scale=" + scale + " wild=" + wild, true);
+                    }
+                }
+            }
+        }
+    }
+
+    private static float[][] copy(float[][] a) {
+        float[][] c = new float[a.length][];
+        for (int i = 0; i < a.length; i++) {
+            c[i] = a[i].clone();
+        }
+        return c;
+    }
 }

@@ -3,6 +3,8 @@ package dev.amalgam.method;
 import dev.amalgam.io.DType;
 import dev.amalgam.kernel.Codec;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -239,6 +241,70 @@ class TaskArithmeticTest {
         }
         assertThat(first / rows).isCloseTo(0.95, offset(0.02));
         assertThat(last / rows).isCloseTo(0.05, offset(0.02));
+    }
+
+    /**
+     * DELLA's keep decisions against a reference that sorts each row's indices by (|δ| ascending,
+     * index descending) and draws the same keyed words: rows whose bfloat16 or float16 keys span
+     * few values (counted), span too many (radix-sorted), hold zeros and long runs of ties, in
+     * rows that split into four blocks unevenly.
+     */
+    @ParameterizedTest(name = "{0}, {1} columns, seed 21")
+    @CsvSource({"BF16, 2051", "BF16, 64", "F16, 2051", "F16, 67", "F32, 67"})
+    void dellaRanksAsASortOfEachRowWould(DType d, int cols) {
+        int rows = 24;
+        Random r = new Random(21);
+        float[] base = new float[rows * cols];
+        float[] a = new float[rows * cols];
+        for (int row = 0; row < rows; row++) {
+            for (int j = 0; j < cols; j++) {
+                int e = row * cols + j;
+                base[e] = Codec.round(d, (float) (0.02 * r.nextGaussian()));
+                float delta = switch (row % 4) {
+                    case 0 -> (float) (0.002 * r.nextGaussian());                   // few distinct keys
+                    // a span too wide to count: bfloat16 keys over 120 binades, float16 over 34
+                    case 1 -> (float) Math.scalb(r.nextGaussian(), d == DType.BF16 ? r.nextInt(-60, 60)
+                            : r.nextInt(-24, 10));
+                    case 2 -> r.nextInt(4) == 0 ? 0f : (r.nextBoolean() ? 0.004f : -0.004f); // zeros and ties
+                    default -> r.nextInt(3) == 0 ? 0f : (float) (0.01 * r.nextGaussian());
+                };
+                a[e] = Codec.round(d, base[e] + delta);
+            }
+        }
+        double density = 0.6;
+        double epsilon = 0.2;
+        Map<String, Double> m = new HashMap<>(model(1, density));
+        m.put("epsilon", epsilon);
+        MergeContext c = ctx(new long[]{rows, cols}, d, Map.of("rescale", 0.0), List.of(m), 33);
+        float[] out = run(TaskArithmetic.dellaLinear(), c, new float[][]{base, a}, 3 * cols);
+
+        DType w = d == DType.BF16 ? DType.BF16 : DType.F32;
+        float rmin = Codec.round(w, Codec.round(w, 0f) + 1f);
+        float span = Codec.round(w, Codec.round(w, Codec.round(w, (float) (cols - 1)) + 1f) - rmin);
+        float low = Codec.round(w, (float) (density - epsilon));
+        KeyedRandom words = new KeyedRandom(33, c.tensorName(), 1);
+        for (int row = 0; row < rows; row++) {
+            int first = row * cols;
+            float[] delta = new float[cols];
+            Integer[] order = new Integer[cols];
+            for (int j = 0; j < cols; j++) {
+                delta[j] = Codec.round(d, a[first + j] - base[first + j]);
+                order[j] = j;
+            }
+            Arrays.sort(order, (x, y) -> {
+                int byKey = Integer.compare(MagnitudeSelector.key(delta[x]), MagnitudeSelector.key(delta[y]));
+                return byKey != 0 ? byKey : Integer.compare(y, x);
+            });
+            for (int rank = 0; rank < cols; rank++) {
+                int j = order[rank];
+                float rr = Codec.round(w, Codec.round(w, (float) rank) + 1f);
+                float rn = Math.clamp(Codec.round(w, Codec.round(w, rr - rmin) / span), 0f, 1f);
+                float p = Codec.round(w, Codec.round(w, Codec.round(w, rn * 2f) * (float) epsilon) + low);
+                boolean keep = RandomWords.keep(words.word(first + j), p);
+                float expected = Codec.round(d, base[first + j] + (keep ? delta[j] : delta[j] * 0f));
+                assertThat(out[first + j]).as("row %d column %d rank %d", row, j, rank).isEqualTo(expected);
+            }
+        }
     }
 
     @Test
