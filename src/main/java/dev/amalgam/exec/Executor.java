@@ -189,6 +189,54 @@ public final class Executor {
         }
     }
 
+    /**
+     * One range of one tensor, and the tally its tensor's pieces share; {@code merge} is null
+     * until the worker prepares it (merges hold histograms and row buffers, so only the ones
+     * running exist at a time).
+     */
+    private record Piece(OutputTensor t, TensorMerge merge, long from, long to, int index, Tally tally) {
+    }
+
+    /**
+     * What a range produced: the CRC-32C of its bytes, the non-finite values in and out, and
+     * how many times its merge read the inputs.
+     */
+    private record RangeResult(int crc, long badIn, long badOut, int reads) {
+    }
+
+    /** The pieces of one tensor: their results, in order, until the last one finishes. */
+    private static final class Tally {
+        private final RangeResult[] results;
+        private final long[] bytes;
+        private int left;
+
+        Tally(int pieces) {
+            this.results = new RangeResult[pieces];
+            this.bytes = new long[pieces];
+            this.left = pieces;
+        }
+
+        /** Records piece i; true for the tensor's last piece. */
+        synchronized boolean done(int i, RangeResult r, long byteLength) {
+            results[i] = r;
+            bytes[i] = byteLength;
+            return --left == 0;
+        }
+
+        /** The tensor's result: the pieces' checksums joined in order, their counts summed. */
+        synchronized RangeResult total() {
+            int crc = results[0].crc();
+            long in = results[0].badIn();
+            long out = results[0].badOut();
+            for (int i = 1; i < results.length; i++) {
+                crc = Crc32c.combine(crc, results[i].crc(), bytes[i]);
+                in += results[i].badIn();
+                out += results[i].badOut();
+            }
+            return new RangeResult(crc, in, out, results[0].reads());
+        }
+    }
+
     private static void runTensors(Plan plan, Map<String, SafetensorsWriter> writers, RunOptions options,
                                    AtomicLong read, Set<String> kept, Journal journal, NumericGuard guard) {
         int threads = Math.max(1, options.threads());
@@ -206,15 +254,23 @@ public final class Executor {
                     continue;
                 }
                 Mt19937 stream = streams.get(t);
-                futures.add(pool.submit(() -> {
-                    SafetensorsWriter w = writers.get(t.name());
-                    int crc = stream == null ? mergeTensor(plan, t, w, options.chunkElements(), read, guard)
-                            : ScopedValue.where(Randomness.MERGEKIT, stream).call(
-                                    () -> mergeTensor(plan, t, w, options.chunkElements(), read, guard));
-                    journal.record(t.name(), crc);
-                    options.listener().tensorDone(t);
-                    return null;
-                }));
+                for (Piece p : pieces(plan, t, threads, options.pieceElements(), stream)) {
+                    futures.add(pool.submit(() -> {
+                        SafetensorsWriter w = writers.get(t.name());
+                        RangeResult r = stream == null ? mergeRange(plan, p, w, options.chunkElements())
+                                : ScopedValue.where(Randomness.MERGEKIT, stream).call(
+                                        () -> mergeRange(plan, p, w, options.chunkElements()));
+                        if (p.tally().done(p.index(), r, (p.to() - p.from()) * t.dtype().byteSize())) {
+                            RangeResult total = p.tally().total();
+                            guard.record(t.name(), total.badIn(), total.badOut());
+                            read.addAndGet(t.bytesRead() * total.reads());
+                            release(t);
+                            journal.record(t.name(), total.crc());
+                            options.listener().tensorDone(t);
+                        }
+                        return null;
+                    }));
+                }
             }
             for (Future<?> f : futures) {
                 try {
@@ -233,6 +289,51 @@ public final class Executor {
             throw AmalgamException.io("interrupted", Where.NONE, null, e);
         } finally {
             pool.shutdownNow();
+        }
+    }
+
+    /**
+     * The pieces {@code t} is merged in: one, or, for a tensor of more than {@code piece} elements
+     * whose merge computes every chunk from its inputs and offset alone
+     * ({@link TensorMerge#splittable()}), with several workers, ranges of about {@code piece}
+     * elements (whole rows when the merge works on rows), each with its own merge.
+     */
+    private static List<Piece> pieces(Plan plan, OutputTensor t, int threads, long piece, Mt19937 stream) {
+        long numel = t.numel();
+        if (threads < 2 || numel <= piece || stream != null) {
+            return List.of(new Piece(t, null, 0, numel, 0, new Tally(1)));
+        }
+        TensorMerge first = prepare(plan, t);
+        if (!first.splittable()) {
+            return List.of(new Piece(t, first, 0, numel, 0, new Tally(1)));
+        }
+        long unit = first.rowAligned() ? Math.max(1, t.context().rowLength()) : 1;
+        long step = Math.max(unit, piece / unit * unit);
+        int count = Math.toIntExact((numel + step - 1) / step);
+        Tally tally = new Tally(count);
+        List<Piece> out = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            long from = i * step;
+            out.add(new Piece(t, i == 0 ? first : null, from, Math.min(numel, from + step), i, tally));
+        }
+        return out;
+    }
+
+    private static TensorMerge prepare(Plan plan, OutputTensor t) {
+        try {
+            return t.copy() ? TensorMerge.IDENTITY : plan.method().prepare(t.context());
+        } catch (AmalgamException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new AmalgamException(AmalgamException.Kind.INTERNAL, "preparing " + t.name() + " failed: " + e,
+                    Where.tensor(null, t.name()), "this is a bug in Amalgam; please report it", e);
+        }
+    }
+
+    /** Lets go of the mapped pages of a finished tensor's inputs: the page cache keeps them, the process does not. */
+    private static void release(OutputTensor t) {
+        for (Operand op : t.operands()) {
+            op.tensor().release();
         }
     }
 
@@ -257,27 +358,31 @@ public final class Executor {
         return out;
     }
 
-    /** Merges one tensor, writes it, and returns the CRC-32C of its bytes. */
-    static int mergeTensor(Plan plan, OutputTensor t, SafetensorsWriter w, int chunk, AtomicLong read,
-                           NumericGuard guard) {
+    /**
+     * Merges elements {@code [from, to)} of a tensor (the whole tensor for a merge with measuring
+     * passes), writes them at their offset, and returns their checksum and non-finite counts.
+     */
+    private static RangeResult mergeRange(Plan plan, Piece p, SafetensorsWriter w, int chunk) {
+        OutputTensor t = p.t();
         CRC32C crc = new CRC32C();
+        int esz = t.dtype().byteSize();
         try {
             if (t.copy() && t.operands().getFirst().tensor().stored()) {
                 MemorySegment src = t.operands().getFirst().tensor().data();
-                for (long off = 0; off < src.byteSize(); off += COPY_BLOCK) {
-                    long len = Math.min(COPY_BLOCK, src.byteSize() - off);
+                long end = p.to() * esz;
+                for (long off = p.from() * esz; off < end; off += COPY_BLOCK) {
+                    long len = Math.min(COPY_BLOCK, end - off);
                     MemorySegment piece = src.asSlice(off, len);
                     w.write(t.name(), off, piece);
                     crc.update(piece.asByteBuffer());
                 }
-                read.addAndGet(src.byteSize());
-                return (int) crc.getValue();
+                return new RangeResult((int) crc.getValue(), 0, 0, 1);
             }
+            TensorMerge m = p.merge() != null ? p.merge() : prepare(plan, t);
             List<Operand> ops = t.operands();
             int n = ops.size();
             long numel = t.numel();
-            TensorMerge m = t.copy() ? TensorMerge.IDENTITY : plan.method().prepare(t.context());
-            int size = (int) Math.min(chunk, Math.max(1, numel));
+            int size = (int) Math.min(chunk, Math.max(1, p.to() - p.from()));
             if (m.rowAligned()) {
                 long row = Math.max(1, t.context().rowLength());
                 size = (int) Math.max(row, size / row * row);
@@ -301,13 +406,12 @@ public final class Executor {
                 }
                 m.endPass(pass);
             }
-            int esz = t.dtype().byteSize();
             long badIn = 0;
             long badOut = 0;
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment buf = arena.allocate((long) size * esz);
-                for (long off = 0; off < numel; off += size) {
-                    int len = (int) Math.min(size, numel - off);
+                for (long off = p.from(); off < p.to(); off += size) {
+                    int len = (int) Math.min(size, p.to() - off);
                     for (int k = 0; k < n; k++) {
                         read(ops.get(k), rows[k], t.shape(), work, off, len, in[k]);
                     }
@@ -325,9 +429,7 @@ public final class Executor {
                     crc.update(piece.asByteBuffer());
                 }
             }
-            guard.record(t.name(), badIn, badOut);
-            read.addAndGet(t.bytesRead() * (1 + m.measuringPasses()));
-            return (int) crc.getValue();
+            return new RangeResult((int) crc.getValue(), badIn, badOut, 1 + m.measuringPasses());
         } catch (AmalgamException e) {
             throw e;
         } catch (RuntimeException e) {

@@ -21,6 +21,16 @@ public interface TensorMerge {
         return false;
     }
 
+    /**
+     * True when the applying pass of disjoint ranges of the tensor can run on separate instances
+     * of this merge (each from {@code prepare}) and give the same values: every chunk's result
+     * depends on its inputs and offset only. The executor then splits large tensors across
+     * workers. By default, merges without measuring passes.
+     */
+    default boolean splittable() {
+        return measuringPasses() == 0;
+    }
+
     /** How many measuring passes precede the applying pass. */
     default int measuringPasses() {
         return 0;

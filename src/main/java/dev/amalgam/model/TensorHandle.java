@@ -64,6 +64,23 @@ public record TensorHandle(TensorSource source, TensorInfo info, Derivation deri
         }
     }
 
+    /**
+     * Drops the pages of this tensor's bytes from the process's mapping (the inputs of a derived
+     * tensor, for one): they stay in the page cache, and a later read maps them again. What the
+     * executor does behind each finished tensor, so that the process's resident memory is the
+     * tensors in flight, not the models.
+     */
+    public void release() {
+        if (derived != null) {
+            derived.inputs().forEach(TensorHandle::release);
+            return;
+        }
+        MemorySegment s = source.data(info);
+        if (s.isMapped() && s.byteSize() > 0) {
+            s.unload();
+        }
+    }
+
     /** The files the values come from (for a derived tensor, those of all its inputs). */
     public List<Path> files() {
         if (derived == null) {
