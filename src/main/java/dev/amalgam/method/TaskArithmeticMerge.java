@@ -422,12 +422,6 @@ final class TaskArithmeticMerge implements TensorMerge {
         private int[] idx2;
         private final int[] count = new int[256];
         private final int[][] buckets = new int[4][COUNTING_SPAN + 1];
-        private final int[] uniform = new int[COUNTING_SPAN + 1];
-        /**
-         * True when the thresholds form few steps over the ranks (bfloat16 quantises ranks and
-         * probabilities: some fifty values a row), so that most buckets fall within one step.
-         */
-        private final boolean steps;
 
         Della(DType d, boolean rescale, RandomWords rng, double density, double epsilon, int row, long numel,
               boolean cache) {
@@ -455,12 +449,9 @@ final class TaskArithmeticMerge implements TensorMerge {
                     p[i] = Codec.round(w, Codec.round(w, Codec.round(w, rn * 2f) * eps) + low);
                 }
             }
-            int changes = 0;
             for (int i = 0; i < row; i++) {
                 threshold[i] = RandomWords.threshold(p[i]);
-                changes += i > 0 && threshold[i] != threshold[i - 1] ? 1 : 0;
             }
-            this.steps = changes * 8 < row;
         }
 
         /** The chunk's words, each element's threshold by its rank in its row, then the bits in bulk. */
@@ -542,48 +533,29 @@ final class TaskArithmeticMerge implements TensorMerge {
             for (int j = 4 * l; j < row; j++) {
                 h3[keys[j]]++;
             }
-            // the first rank of each (bucket, block): descending index, so block 3 ranks first;
-            // a bucket whose ranks all have one threshold gives it to its elements without ranking them
-            int[] same = uniform;
+            // the first rank of each (bucket, block): descending index, so block 3 ranks first
             for (int b = 0, sum = 0; b < span; b++) {
                 int c3 = h3[b];
                 int c2 = h2[b];
                 int c1 = h1[b];
                 int c0 = h0[b];
-                int c = c3 + c2 + c1 + c0;
                 h3[b] = sum;
                 h2[b] = sum + c3;
                 h1[b] = sum + c3 + c2;
                 h0[b] = sum + c3 + c2 + c1;
-                same[b] = steps && c > 0 && threshold[sum] == threshold[sum + c - 1] ? threshold[sum] : -1;
-                sum += c;
+                sum += c3 + c2 + c1 + c0;
             }
             int[] out = thresholdOf;
             for (int j = row - 1; j >= 4 * l; j--) {
                 out[start + j] = threshold[h3[keys[j]]++];
             }
-            if (steps) {
-                for (int t = l - 1; t >= 0; t--) {
-                    out[start + 3 * l + t] = rankThreshold(same, h3, keys[3 * l + t]);
-                    out[start + 2 * l + t] = rankThreshold(same, h2, keys[2 * l + t]);
-                    out[start + l + t] = rankThreshold(same, h1, keys[l + t]);
-                    out[start + t] = rankThreshold(same, h0, keys[t]);
-                }
-            } else {
-                for (int t = l - 1; t >= 0; t--) {
-                    out[start + 3 * l + t] = threshold[h3[keys[3 * l + t]]++];
-                    out[start + 2 * l + t] = threshold[h2[keys[2 * l + t]]++];
-                    out[start + l + t] = threshold[h1[keys[l + t]]++];
-                    out[start + t] = threshold[h0[keys[t]]++];
-                }
+            for (int t = l - 1; t >= 0; t--) {
+                out[start + 3 * l + t] = threshold[h3[keys[3 * l + t]]++];
+                out[start + 2 * l + t] = threshold[h2[keys[2 * l + t]]++];
+                out[start + l + t] = threshold[h1[keys[l + t]]++];
+                out[start + t] = threshold[h0[keys[t]]++];
             }
             return true;
-        }
-
-        /** The threshold of the next element of bucket b: the bucket's own when uniform, else by its rank. */
-        private int rankThreshold(int[] same, int[] next, int b) {
-            int u = same[b];
-            return u >= 0 ? u : threshold[next[b]++];
         }
 
         /**
