@@ -105,4 +105,34 @@ interface KernelProvider {
      */
     void taskCombine(DType d, float[][] wd, float[] w, float[] base, int n, boolean consensus, boolean normalize,
                      float divisor, boolean scale, float lambda, float[] out);
+
+    // ---- model stock
+
+    /**
+     * One stretch of a task vector and its squared norm: {@code out[e] = R_d(x[from+e] - b[from+e])}
+     * for e in [0, n), and {@code out[e]²}, in double (exact), added to {@code acc[(offset + e) & 7]}
+     * for e ascending — a squared L2 norm kept as eight interleaved sums, so that its value depends
+     * on element indices only, never on chunking or vector width. {@code acc} has eight elements.
+     */
+    void taskVectorSquares(DType d, float[] x, float[] b, int from, int n, long offset, float[] out, double[] acc);
+
+    /**
+     * One stretch of rounded products and their sum: {@code out[e] = R_d(a[e]·b[e])} (the float32
+     * product rounded to d) for e in [0, n), and {@code out[e]}, widened to double, added to
+     * {@code acc[(offset + e) & 7]} for e ascending — {@code Σ R(a·b)} kept as eight interleaved
+     * sums like {@link #taskVectorSquares}.
+     */
+    void sumRoundedProducts(DType d, float[] a, float[] b, int n, long offset, float[] out, double[] acc);
+
+    /**
+     * Model Stock's applying pass for e in [from, to), with {@code x_k = in[models[k]]} in recipe
+     * order and N = {@code models.length}, every step rounded to d:
+     * <pre>
+     *   avg    = R(R(…R(R(0 + x_0[e]) + x_1[e])… + x_N-1[e]) / N)
+     *   out[e] = R(R(t·avg) + R(keep·base[e]))
+     * </pre>
+     * {@code models} is not empty, and {@code out} is not one of the inputs.
+     */
+    void stockBlend(DType d, float[][] in, int[] models, float[] base, float t, float keep, int from, int to,
+                    float[] out);
 }

@@ -157,4 +157,35 @@ public final class Kernels {
                                    boolean normalize, float divisor, boolean scale, float lambda, float[] out) {
         IMPL.taskCombine(d, wd, w, base, n, consensus, normalize, divisor, scale, lambda, out);
     }
+
+    // ---- model stock
+
+    /**
+     * {@code out[e] = R_d(x[from+e] - b[from+e])} for e in [0, n), with {@code out[e]²} added to
+     * {@code acc[(offset + e) & 7]} (eight interleaved double sums): a stretch of a task vector and its
+     * squared norm.
+     */
+    public static void taskVectorSquares(DType d, float[] x, float[] b, int from, int n, long offset, float[] out,
+                                         double[] acc) {
+        IMPL.taskVectorSquares(d, x, b, from, n, offset, out, acc);
+    }
+
+    /**
+     * {@code out[e] = R_d(a[e]·b[e])} for e in [0, n), with {@code out[e]} added to
+     * {@code acc[(offset + e) & 7]} (eight interleaved double sums): a stretch of rounded products and
+     * their sum.
+     */
+    public static void sumRoundedProducts(DType d, float[] a, float[] b, int n, long offset, float[] out,
+                                          double[] acc) {
+        IMPL.sumRoundedProducts(d, a, b, n, offset, out, acc);
+    }
+
+    /**
+     * Model Stock's applying pass over [from, to): {@code out = R(R(t·avg) + R(keep·base))}, avg the
+     * mean of the {@code in[models[k]]} summed in order; see {@link KernelProvider#stockBlend}.
+     */
+    public static void stockBlend(DType d, float[][] in, int[] models, float[] base, float t, float keep, int from,
+                                  int to, float[] out) {
+        IMPL.stockBlend(d, in, models, base, t, keep, from, to, out);
+    }
 }

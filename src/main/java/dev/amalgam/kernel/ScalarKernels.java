@@ -372,4 +372,127 @@ final class ScalarKernels implements KernelProvider {
             out[e] = Codec.round(d, base[e] + mixed);
         }
     }
+
+    // ---- model stock
+
+    @Override
+    public void taskVectorSquares(DType d, float[] x, float[] b, int from, int n, long offset, float[] out,
+                                  double[] acc) {
+        taskVectorSquaresRange(d, x, b, from, 0, n, offset, out, acc);
+    }
+
+    /** {@link #taskVectorSquares} of elements e in [lo, hi) only. */
+    static void taskVectorSquaresRange(DType d, float[] x, float[] b, int from, int lo, int hi, long offset,
+                                       float[] out, double[] acc) {
+        switch (d) {
+            case F32, F64 -> {
+                for (int e = lo; e < hi; e++) {
+                    float o = x[from + e] - b[from + e];
+                    out[e] = o;
+                    acc[(int) ((offset + e) & 7)] += (double) o * o;
+                }
+            }
+            case F16 -> {
+                for (int e = lo; e < hi; e++) {
+                    float o = Float.float16ToFloat(Float.floatToFloat16(x[from + e] - b[from + e]));
+                    out[e] = o;
+                    acc[(int) ((offset + e) & 7)] += (double) o * o;
+                }
+            }
+            default -> {
+                for (int e = lo; e < hi; e++) {
+                    float o = Codec.round(d, x[from + e] - b[from + e]);
+                    out[e] = o;
+                    acc[(int) ((offset + e) & 7)] += (double) o * o;
+                }
+            }
+        }
+    }
+
+    /** Adds {@code v[e]²}, in double, to {@code acc[(offset + e) & 7]} for e in [lo, hi). */
+    static void sumSquaresRange(float[] v, int lo, int hi, long offset, double[] acc) {
+        for (int e = lo; e < hi; e++) {
+            acc[(int) ((offset + e) & 7)] += (double) v[e] * v[e];
+        }
+    }
+
+    @Override
+    public void sumRoundedProducts(DType d, float[] a, float[] b, int n, long offset, float[] out, double[] acc) {
+        sumRoundedProductsRange(d, a, b, 0, n, offset, out, acc);
+    }
+
+    /** {@link #sumRoundedProducts} of elements [lo, hi) only. */
+    static void sumRoundedProductsRange(DType d, float[] a, float[] b, int lo, int hi, long offset, float[] out,
+                                        double[] acc) {
+        switch (d) {
+            case F32, F64 -> {
+                for (int e = lo; e < hi; e++) {
+                    float p = a[e] * b[e];
+                    out[e] = p;
+                    acc[(int) ((offset + e) & 7)] += p;
+                }
+            }
+            case F16 -> {
+                for (int e = lo; e < hi; e++) {
+                    float p = Float.float16ToFloat(Float.floatToFloat16(a[e] * b[e]));
+                    out[e] = p;
+                    acc[(int) ((offset + e) & 7)] += p;
+                }
+            }
+            default -> {
+                for (int e = lo; e < hi; e++) {
+                    float p = Codec.round(d, a[e] * b[e]);
+                    out[e] = p;
+                    acc[(int) ((offset + e) & 7)] += p;
+                }
+            }
+        }
+    }
+
+    /** Adds {@code v[e]}, widened to double, to {@code acc[(offset + e) & 7]} for e in [lo, hi). */
+    static void sumRange(float[] v, int lo, int hi, long offset, double[] acc) {
+        for (int e = lo; e < hi; e++) {
+            acc[(int) ((offset + e) & 7)] += v[e];
+        }
+    }
+
+    @Override
+    public void stockBlend(DType d, float[][] in, int[] models, float[] base, float t, float keep, int from, int to,
+                           float[] out) {
+        float count = models.length;
+        for (int e = from; e < to; e++) {
+            float acc = 0f;
+            for (int k : models) {
+                acc = Codec.round(d, acc + in[k][e]);
+            }
+            float avg = Codec.round(d, acc / count);
+            out[e] = Codec.round(d, Codec.round(d, t * avg) + Codec.round(d, keep * base[e]));
+        }
+    }
+
+    /**
+     * {@link #stockBlend} in float16, operand by operand over [from, to) instead of element by
+     * element — the same operations on each element in the same order — so that every loop is an
+     * F16C round trip that C2 vectorises.
+     */
+    static void stockBlendF16ByOperand(float[][] in, int[] models, float[] base, float t, float keep, int from,
+                                       int to, float[] out) {
+        float[] x0 = in[models[0]];
+        for (int e = from; e < to; e++) {
+            out[e] = Float.float16ToFloat(Float.floatToFloat16(0f + x0[e]));
+        }
+        for (int k = 1; k < models.length; k++) {
+            float[] x = in[models[k]];
+            for (int e = from; e < to; e++) {
+                out[e] = Float.float16ToFloat(Float.floatToFloat16(out[e] + x[e]));
+            }
+        }
+        float count = models.length;
+        for (int e = from; e < to; e++) {
+            float avg = Float.float16ToFloat(Float.floatToFloat16(out[e] / count));
+            out[e] = Float.float16ToFloat(Float.floatToFloat16(
+                    Float.float16ToFloat(Float.floatToFloat16(t * avg))
+                            + Float.float16ToFloat(Float.floatToFloat16(keep * base[e]))));
+        }
+    }
 }

@@ -2,6 +2,7 @@ package dev.amalgam.method;
 
 import dev.amalgam.io.DType;
 import dev.amalgam.kernel.Codec;
+import dev.amalgam.kernel.Kernels;
 
 import java.util.Arrays;
 import java.util.List;
@@ -21,7 +22,9 @@ import java.util.List;
  *   out  = R(R(t·avg) + R(R(1 - t)·w_0))
  * </pre>
  * Sums and norms over the tensor (or, with {@code filter_wise}, over each row along the last
- * dimension; a 1-D tensor is one row) accumulate in double and are rounded once.
+ * dimension; a 1-D tensor is one row) accumulate in eight interleaved double sums, element k
+ * of the tensor (of the row) in sum {@code k & 7}, added in a fixed order and rounded once: the
+ * result depends on element indices only, never on chunking or vector width.
  * Paper: https://arxiv.org/abs/2403.19522.
  *
  * <p>Deviation: a recipe with fewer than two models besides the base is refused at plan time.
@@ -33,6 +36,9 @@ import java.util.List;
 public final class ModelStock implements MergeMethod {
 
     static final double EPS = 1e-6;
+
+    /** Elements per block of the measuring pass. */
+    private static final int BLOCK = 2048;
 
     @Override
     public String name() {
@@ -89,9 +95,12 @@ public final class ModelStock implements MergeMethod {
         private final int[] models;
         private final boolean rowWise;
         private final int row;
-        /** ‖o_i‖² in [i][i], o_i·o_j (products rounded to D) in [i][j], i &lt; j. */
-        private final double[][] gram;
-        private float[][] offsets = new float[0][0];
+        /** Eight interleaved sums each: ‖o_i‖² in [i][i], o_i·o_j (products rounded to D) in [i][j], i &lt; j. */
+        private final double[][][] gram;
+        /** The task vectors o_i of one block, small enough to stay in the L1 cache. */
+        private final float[][] offsets;
+        /** The rounded products of two of them (only their sum is kept). */
+        private final float[] products = new float[BLOCK];
         private float t;
 
         Merge(MergeContext ctx) {
@@ -100,7 +109,8 @@ public final class ModelStock implements MergeMethod {
             this.models = Operands.others(ctx.operands(), base);
             this.rowWise = ctx.flag("filter_wise");
             this.row = Math.toIntExact(Math.max(1, ctx.rowLength()));
-            this.gram = new double[models.length][models.length];
+            this.gram = new double[models.length][models.length][8];
+            this.offsets = new float[models.length][BLOCK];
         }
 
         @Override
@@ -115,7 +125,7 @@ public final class ModelStock implements MergeMethod {
 
         @Override
         public void measure(int pass, float[][] in, int n, long offset) {
-            accumulate(in, 0, n);
+            accumulate(in, 0, n, offset);
         }
 
         @Override
@@ -123,30 +133,22 @@ public final class ModelStock implements MergeMethod {
             t = ratio();
         }
 
-        /** Adds elements [from, to) of the task vectors to the Gram matrix. */
-        private void accumulate(float[][] in, int from, int to) {
+        /**
+         * Adds elements [from, to) of the task vectors o_i = R(w_i - w_0) to the Gram matrix,
+         * element from+e to the sums' {@code (key + e) & 7}, one block at a time.
+         */
+        private void accumulate(float[][] in, int from, int to, long key) {
             int m = models.length;
-            int n = to - from;
-            if (offsets.length == 0 || offsets[0].length < n) {
-                offsets = new float[m][n];
-            }
-            float[] b = in[base];
-            for (int i = 0; i < m; i++) {
-                float[] x = in[models[i]];
-                float[] o = offsets[i];
-                double sq = 0;
-                for (int e = 0; e < n; e++) {
-                    o[e] = Codec.round(d, x[from + e] - b[from + e]);
-                    sq += (double) o[e] * o[e];
-                }
-                gram[i][i] += sq;
-                for (int j = 0; j < i; j++) {
-                    float[] p = offsets[j];
-                    double dot = 0;
-                    for (int e = 0; e < n; e++) {
-                        dot += Codec.round(d, p[e] * o[e]);
+            float[] w0 = in[base];
+            for (int start = from; start < to; start += BLOCK) {
+                int len = Math.min(BLOCK, to - start);
+                long k = key + (start - from);
+                for (int i = 0; i < m; i++) {
+                    float[] o = offsets[i];
+                    Kernels.taskVectorSquares(d, in[models[i]], w0, start, len, k, o, gram[i][i]);
+                    for (int j = 0; j < i; j++) {
+                        Kernels.sumRoundedProducts(d, offsets[j], o, len, k, products, gram[j][i]);
                     }
-                    gram[j][i] += dot;
                 }
             }
         }
@@ -156,7 +158,7 @@ public final class ModelStock implements MergeMethod {
             int m = models.length;
             float[] norm = new float[m];
             for (int i = 0; i < m; i++) {
-                norm[i] = Operands.reduced(d, Math.sqrt(gram[i][i]));
+                norm[i] = Operands.reduced(d, Math.sqrt(Kernels.total(gram[i][i])));
             }
             float floor = Operands.scalar(d, EPS);
             double sum = 0;
@@ -164,7 +166,7 @@ public final class ModelStock implements MergeMethod {
             for (int i = 0; i < m; i++) {
                 for (int j = i + 1; j < m; j++) {
                     float den = Math.max(Codec.round(d, norm[i] * norm[j]), floor);
-                    float c = Codec.round(d, Operands.reduced(d, gram[i][j]) / den);
+                    float c = Codec.round(d, Operands.reduced(d, Kernels.total(gram[i][j])) / den);
                     sum += Math.min(Math.max(c, -1f), 1f);
                     pairs++;
                 }
@@ -181,27 +183,19 @@ public final class ModelStock implements MergeMethod {
                 return;
             }
             for (int start = 0; start < n; start += row) {
-                for (double[] g : gram) {
-                    Arrays.fill(g, 0);
+                for (double[][] g : gram) {
+                    for (double[] sums : g) {
+                        Arrays.fill(sums, 0);
+                    }
                 }
                 int end = Math.min(n, start + row);
-                accumulate(in, start, end);
+                accumulate(in, start, end, 0);
                 blend(in, start, end, out, ratio());
             }
         }
 
         private void blend(float[][] in, int from, int to, float[] out, float ratio) {
-            float[] w0 = in[base];
-            int m = models.length;
-            float keep = Codec.round(d, 1f - ratio);
-            for (int e = from; e < to; e++) {
-                float acc = 0f;
-                for (int model : models) {
-                    acc = Codec.round(d, acc + in[model][e]);
-                }
-                float avg = Codec.round(d, acc / m);
-                out[e] = Codec.round(d, Codec.round(d, ratio * avg) + Codec.round(d, keep * w0[e]));
-            }
+            Kernels.stockBlend(d, in, models, in[base], ratio, Codec.round(d, 1f - ratio), from, to, out);
         }
     }
 }

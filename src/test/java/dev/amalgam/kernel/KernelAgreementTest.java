@@ -535,4 +535,162 @@ class KernelAgreementTest {
         }
         return c;
     }
+
+    // ---- model stock
+
+    /** Where the interleaved sums start: at sum 0, a whole stride later, and in the middle of one. */
+    private static final long[] KEYS = {0, 8, 3};
+
+    /** Input kinds for the model stock kernels: {@link #weights}, {@link #randomFloats}, {@link #wide}. */
+    private static final String[] KINDS = {"weights", "wild", "wide"};
+
+    /**
+     * Finite values of {@code dt} over many binades (as wide as float16 allows without its products
+     * overflowing), so that their sums in double round and depend on the order of the additions.
+     */
+    private static float[] wide(SplittableRandom r, int n, DType dt) {
+        int lo = dt == DType.F16 ? -10 : -40;
+        int hi = dt == DType.F16 ? 6 : 40;
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            float m = (r.nextBoolean() ? -1f : 1f) * (1f + r.nextFloat());
+            a[i] = Codec.round(dt, Math.scalb(m, r.nextInt(lo, hi + 1)));
+        }
+        return a;
+    }
+
+    private static float[] values(SplittableRandom r, int n, DType dt, String kind) {
+        return switch (kind) {
+            case "weights" -> weights(r, n, dt);
+            case "wild" -> randomFloats(r, n);
+            default -> wide(r, n, dt);
+        };
+    }
+
+    @ParameterizedTest(name = "{0} seed 0x5EEDAB1E")
+    @EnumSource(value = DType.class, names = {"F32", "F16", "BF16", "F8_E4M3"})
+    void taskVectorAndItsSquaresAgree(DType dt) {
+        assumeTrue(vector != null);
+        SplittableRandom r = new SplittableRandom(SEED);
+        for (int n : CHUNKS) {
+            for (String kind : KINDS) {
+                for (int from : new int[] {0, 5}) {
+                    float[] x = values(r, from + n, dt, kind);
+                    float[] b = values(r, from + n, dt, kind);
+                    for (long offset : KEYS) {
+                        float[] os = new float[n];
+                        float[] ov = new float[n];
+                        double[] s = new double[8];
+                        double[] v = new double[8];
+                        s[2] = v[2] = 1.5;
+                        scalar.taskVectorSquares(dt, x, b, from, n, offset, os, s);
+                        vector.taskVectorSquares(dt, x, b, from, n, offset, ov, v);
+                        String what = dt + " taskVectorSquares n=" + n + " from=" + from + " offset=" + offset
+                                + " " + kind;
+                        assertSame(os, ov, what, true);
+                        assertThat(v).as(what).containsExactly(s);
+                    }
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0} seed 0x5EEDAB1E")
+    @EnumSource(value = DType.class, names = {"F32", "F16", "BF16", "F8_E4M3"})
+    void sumsOfRoundedProductsAgree(DType dt) {
+        assumeTrue(vector != null);
+        SplittableRandom r = new SplittableRandom(SEED);
+        for (int n : CHUNKS) {
+            for (String kind : KINDS) {
+                float[] a = values(r, n, dt, kind);
+                float[] b = values(r, n, dt, kind);
+                for (long offset : KEYS) {
+                    float[] ps = new float[n];
+                    float[] pv = new float[n];
+                    double[] s = new double[8];
+                    double[] v = new double[8];
+                    s[5] = v[5] = -0.25;
+                    scalar.sumRoundedProducts(dt, a, b, n, offset, ps, s);
+                    vector.sumRoundedProducts(dt, a, b, n, offset, pv, v);
+                    String what = dt + " sumRoundedProducts n=" + n + " offset=" + offset + " " + kind;
+                    assertSame(ps, pv, what, true);
+                    assertThat(v).as(what).containsExactly(s);
+                }
+            }
+        }
+    }
+
+    /** The interleaved sums depend on element indices only: the same in one call or in two stretches. */
+    @ParameterizedTest(name = "{0} seed 0x5EEDAB1E")
+    @EnumSource(value = DType.class, names = {"F32", "F16", "BF16"})
+    void modelStockSumsDoNotDependOnChunking(DType dt) {
+        assumeTrue(vector != null);
+        SplittableRandom r = new SplittableRandom(SEED);
+        int n = 1023;
+        float[] x = wide(r, n, dt);
+        float[] b = wide(r, n, dt);
+        double[] whole = new double[8];
+        double[] wholeProducts = new double[8];
+        float[] o = new float[n];
+        vector.taskVectorSquares(dt, x, b, 0, n, 0, o, whole);
+        vector.sumRoundedProducts(dt, o, x, n, 0, new float[n], wholeProducts);
+        for (int half : new int[] {1, 3, 8, 100, 517}) {
+            double[] parts = new double[8];
+            double[] partsProducts = new double[8];
+            float[] head = new float[half];
+            float[] tail = new float[n - half];
+            vector.taskVectorSquares(dt, x, b, 0, half, 0, head, parts);
+            vector.taskVectorSquares(dt, x, b, half, n - half, half, tail, parts);
+            float[] joined = new float[n];
+            System.arraycopy(head, 0, joined, 0, half);
+            System.arraycopy(tail, 0, joined, half, n - half);
+            assertSameBits(o, joined, dt + " task vector in two stretches at " + half);
+            assertThat(parts).as("%s squares in two stretches at %d", dt, half).containsExactly(whole);
+            vector.sumRoundedProducts(dt, head, java.util.Arrays.copyOfRange(x, 0, half), half, 0, new float[half],
+                    partsProducts);
+            vector.sumRoundedProducts(dt, tail, java.util.Arrays.copyOfRange(x, half, n), n - half, half,
+                    new float[n - half], partsProducts);
+            assertThat(partsProducts).as("%s products in two stretches at %d", dt, half).containsExactly(wholeProducts);
+        }
+    }
+
+    @ParameterizedTest(name = "{0} models seed 0x5EEDAB1E")
+    @ValueSource(ints = {1, 2, 3, 5})
+    void stockBlendAgrees(int models) {
+        assumeTrue(vector != null);
+        SplittableRandom r = new SplittableRandom(SEED + models);
+        int base = models / 2;
+        int[] others = new int[models];
+        for (int k = 0, j = 0; k <= models; k++) {
+            if (k != base) {
+                others[j++] = k;
+            }
+        }
+        for (DType dt : new DType[] {DType.F32, DType.F16, DType.BF16, DType.F8_E4M3}) {
+            for (int n : CHUNKS) {
+                for (String kind : KINDS) {
+                    boolean wild = kind.equals("wild");
+                    float[][] in = new float[models + 1][];
+                    for (int k = 0; k <= models; k++) {
+                        in[k] = values(r, n, dt, kind);
+                    }
+                    float[] ratios = wild ? new float[] {1e30f, Float.NaN, -0.5f}
+                            : new float[] {Codec.round(dt, 0.7f), 0f, 1f, Codec.round(dt, 1.1f)};
+                    for (float t : ratios) {
+                        float keep = Codec.round(dt, 1f - t);
+                        for (int from : new int[] {0, Math.min(3, n)}) {
+                            float[] s = new float[n];
+                            float[] v = new float[n];
+                            java.util.Arrays.fill(s, 7f);
+                            java.util.Arrays.fill(v, 7f);
+                            scalar.stockBlend(dt, in, others, in[base], t, keep, from, n, s);
+                            vector.stockBlend(dt, in, others, in[base], t, keep, from, n, v);
+                            String what = dt + " stockBlend n=" + n + " from=" + from + " t=" + t + " " + kind;
+                            assertSame(s, v, what, true);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
