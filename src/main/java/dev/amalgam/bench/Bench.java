@@ -206,7 +206,8 @@ public final class Bench {
                 BenchFiles.deleteTree(out);
                 BenchFiles.settle();
                 Measurement m = ChildRunner.run(List.of(mode, j.recipe().toString(), out.toString(),
-                        Integer.toString(options.threads()), Long.toString(BenchCase.SEED)));
+                        Integer.toString(options.threads()), Long.toString(BenchCase.SEED),
+                        options.warm() ? "warm" : "cold"));
                 log.printf(Locale.ROOT, "%-16s %-9s run %d/%d: %.2f s wall, %.2f s CPU, RssAnon %d MiB, load %.1f%n",
                         name, j.dtype().torchName(), r + 1, options.repeat(), m.wallNanos() / 1e9,
                         m.cpuNanos() / 1e9, Math.round(m.peakRssAnon() / 1048576.0), m.loadAverage());

@@ -21,7 +21,8 @@ import java.util.Locale;
  * its own wall time, CPU time, bytes and memory for the parent to read. Bench stage. Wall and CPU
  * time cover planning and running, not JVM start-up.
  *
- * <p>Arguments: {@code merge|floor RECIPE_FILE OUT_DIR THREADS SEED}.
+ * <p>Arguments: {@code merge|floor RECIPE_FILE OUT_DIR THREADS SEED [warm|cold]}; with {@code warm}
+ * the case runs once untimed (into a sibling of OUT_DIR, deleted, then synced) before the timed run.
  */
 public final class BenchChild {
 
@@ -46,12 +47,22 @@ public final class BenchChild {
     }
 
     static String run(String[] args) throws IOException {
-        if (args.length != 5 || !(args[0].equals("merge") || args[0].equals("floor"))) {
-            throw new IllegalArgumentException("usage: merge|floor RECIPE_FILE OUT_DIR THREADS SEED");
+        if (args.length < 5 || args.length > 6 || !(args[0].equals("merge") || args[0].equals("floor"))) {
+            throw new IllegalArgumentException("usage: merge|floor RECIPE_FILE OUT_DIR THREADS SEED [warm|cold]");
         }
+        if (args.length == 6 && args[5].equals("warm")) {
+            Path first = Path.of(args[2] + "-warmup");
+            once(args, first);
+            BenchFiles.deleteTree(first);
+            BenchFiles.settle();
+        }
+        return once(args, Path.of(args[2]));
+    }
+
+    /** Plans and runs the case into {@code out}; the result line of that run. */
+    private static String once(String[] args, Path out) throws IOException {
         boolean merge = args[0].equals("merge");
         Path recipeFile = Path.of(args[1]);
-        Path out = Path.of(args[2]);
         int threads = Integer.parseInt(args[3]);
         long seed = Long.parseLong(args[4]);
         String text = Files.readString(recipeFile, StandardCharsets.UTF_8);

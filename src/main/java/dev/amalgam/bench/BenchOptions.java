@@ -18,9 +18,10 @@ import java.util.List;
  * @param csv     the CSV file to write, or null for {@code bench-results.csv} in the cache
  * @param work    where merge outputs are written and deleted, or null for {@code work} in the cache;
  *                a tmpfs such as {@code /dev/shm} takes the disk out of the measurement
+ * @param warm    time each run after an untimed first run of the same case in the same JVM
  */
 public record BenchOptions(Path cache, List<BenchCase> cases, List<DType> dtypes, int repeat, int threads,
-                           boolean small, boolean big, Path csv, Path work) {
+                           boolean small, boolean big, Path csv, Path work, boolean warm) {
 
     public BenchOptions {
         cases = List.copyOf(cases);

@@ -66,6 +66,11 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--csv", paramLabel = "FILE", description = "CSV output. Default: bench-results.csv in the cache.")
     Path csv;
 
+    @Option(names = "--warm", description = "Time each run after a first, untimed run of the same case in the same "
+            + "JVM, so that the JIT has compiled the kernels: what a merge of a larger model approaches, where "
+            + "the JVM's warm-up (about 1.5-2.5 s here) is a small part of the time.")
+    boolean warm;
+
     @Option(names = "--work", paramLabel = "DIR", description = "Where merge outputs are written and deleted. "
             + "Default: work/ in the cache. A tmpfs such as /dev/shm takes the disk out of the measurement.")
     Path work;
@@ -80,11 +85,11 @@ public final class BenchCommand implements Callable<Integer> {
         }
         BenchOptions o = new BenchOptions(cache != null ? cache : BenchOptions.defaultCache(), selectedCases(),
                 dtypes(), repeat, threads != null ? threads : Runtime.getRuntime().availableProcessors(), small, big,
-                csv, work);
+                csv, work, warm);
         PrintWriter err = spec.commandLine().getErr();
         List<BenchRow> rows = Bench.run(o, err);
         PrintWriter out = spec.commandLine().getOut();
-        out.println(Bench.machine());
+        out.println(Bench.machine() + (warm ? "; timed after a first run in the same JVM (--warm)" : ""));
         out.print(Bench.table(rows));
         out.flush();
         return 0;
