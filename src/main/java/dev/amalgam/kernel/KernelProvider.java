@@ -81,6 +81,14 @@ interface KernelProvider {
      */
     void keepBits(int[] words, int n, int threshold, long[] bits);
 
+    /**
+     * Magnitude keys of a row: {@code keys[j] = (bits(v[from+j]) & 0x7FFFFFFF) >>> shift} for j in
+     * [0, n), which keep the order of |v| (and its ties) for values that have no set bits below
+     * the shift; returns the largest key in the upper 32 bits and the smallest non-zero key
+     * ({@code 0x7FFFFFFF} when all are zero) in the lower 32.
+     */
+    long magnitudeKeys(float[] v, int from, int n, int shift, int[] keys);
+
     /** As {@link #keepBits}, with a threshold per element: bit e = {@code (words[e] & 0xFFFFFF) < thresholds[e]}. */
     void keepBitsEach(int[] words, int[] thresholds, int n, long[] bits);
 

@@ -142,6 +142,11 @@ public final class Kernels {
         IMPL.keepBits(words, n, threshold, bits);
     }
 
+    /** Magnitude keys {@code (bits & 0x7FFFFFFF) >>> shift} of {@code v[from..from+n)}; (largest << 32 | smallest non-zero). */
+    public static long magnitudeKeys(float[] v, int from, int n, int shift, int[] keys) {
+        return IMPL.magnitudeKeys(v, from, n, shift, keys);
+    }
+
     /** Bit e of {@code bits} = {@code (words[e] & 0xFFFFFF) < thresholds[e]}. */
     public static void keepBitsEach(int[] words, int[] thresholds, int n, long[] bits) {
         IMPL.keepBitsEach(words, thresholds, n, bits);

@@ -252,6 +252,22 @@ final class ScalarKernels implements KernelProvider {
     }
 
     @Override
+    public long magnitudeKeys(float[] v, int from, int n, int shift, int[] keys) {
+        return magnitudeKeysRange(v, from, 0, n, shift, keys, 0, 0x7FFFFFFF);
+    }
+
+    /** {@link #magnitudeKeys} of keys [j0, n), folding into the running largest and smallest non-zero. */
+    static long magnitudeKeysRange(float[] v, int from, int j0, int n, int shift, int[] keys, int hi, int lo) {
+        for (int j = j0; j < n; j++) {
+            int k = (Float.floatToRawIntBits(v[from + j]) & 0x7FFFFFFF) >>> shift;
+            keys[j] = k;
+            hi = Math.max(hi, k);
+            lo = Math.min(lo, k == 0 ? 0x7FFFFFFF : k);
+        }
+        return (long) hi << 32 | lo;
+    }
+
+    @Override
     public void keepBitsEach(int[] words, int[] thresholds, int n, long[] bits) {
         Arrays.fill(bits, 0, (n + 63) >>> 6, 0L);
         keepBitsEachRange(words, thresholds, 0, n, bits);

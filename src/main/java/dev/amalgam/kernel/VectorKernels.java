@@ -459,6 +459,22 @@ final class VectorKernels implements KernelProvider {
     }
 
     @Override
+    public long magnitudeKeys(float[] v, int from, int n, int shift, int[] keys) {
+        int upper = n - n % L;
+        IntVector hi = IntVector.zero(I);
+        IntVector lo = IntVector.broadcast(I, 0x7FFFFFFF);
+        for (int j = 0; j < upper; j += L) {
+            IntVector k = FloatVector.fromArray(F, v, from + j).reinterpretAsInts().and(F32_ABS)
+                    .lanewise(VectorOperators.LSHR, shift);
+            k.intoArray(keys, j);
+            hi = hi.max(k);
+            lo = lo.min(k.blend(0x7FFFFFFF, k.compare(VectorOperators.EQ, 0)));
+        }
+        return ScalarKernels.magnitudeKeysRange(v, from, upper, n, shift, keys,
+                hi.reduceLanes(VectorOperators.MAX), lo.reduceLanes(VectorOperators.MIN));
+    }
+
+    @Override
     public void keepBitsEach(int[] words, int[] thresholds, int n, long[] bits) {
         Arrays.fill(bits, 0, (n + 63) >>> 6, 0L);
         int upper = n - n % L;

@@ -399,11 +399,13 @@ final class TaskArithmeticMerge implements TensorMerge {
      * {@code r = R(R(i)+1)}, {@code rn = clamp(R(R(r-rmin)/R(rmax-rmin)), 0, 1)},
      * {@code p = R(R(R(rn·2)·eps) + R(density-eps))}; density 0 keeps nothing.
      *
-     * <p>Ranks: bfloat16 and float16 values have 15-bit magnitude keys (their own bit patterns),
+     * <p>Ranks: bfloat16 and float16 values have short magnitude keys (|v|'s float32 bits without
+     * the 16, or 13, low bits that are always zero; for normal values these run consecutively),
      * so a row whose non-zero keys span at most {@link #COUNTING_SPAN} values is ranked by a
-     * counting sort over that span, zeros in a bucket of their own below it; other rows (and
-     * float32) by a stable LSD radix sort of the float32 keys, skipping the bytes no key of the
-     * row varies in. In the mergekit-compatible mode rows are ordered as torch's CPU argsort
+     * counting sort over that span, zeros in a bucket of their own below it, a row whose keys span
+     * up to 2^16 values by a stable two-byte LSD radix sort of the keys less the smallest; other
+     * rows (and float32) by a stable LSD radix sort of the float32 keys, skipping the bytes no key
+     * of the row varies in. In the mergekit-compatible mode rows are ordered as torch's CPU argsort
      * orders them.
      */
     private static final class Della extends RandomMask {
@@ -483,33 +485,20 @@ final class TaskArithmeticMerge implements TensorMerge {
          * non-zero ones span too many values.
          */
         private boolean countingRanks(float[] v, int start) {
-            int hi = 0;
-            // under = (smallest non-zero key) - 1: zero keys wrap to 0xFFFF, the largest
-            int under = 0xFFFF;
-            if (d == DType.BF16) {
-                for (int j = 0; j < row; j++) {
-                    int k = Float.floatToRawIntBits(v[start + j]) >>> 16 & 0x7FFF;
-                    keys[j] = k;
-                    hi = Math.max(hi, k);
-                    under = Math.min(under, (k - 1) & 0xFFFF);
-                }
-            } else if (d == DType.F16) {
-                for (int j = 0; j < row; j++) {
-                    int k = Float.floatToFloat16(v[start + j]) & 0x7FFF;
-                    keys[j] = k;
-                    hi = Math.max(hi, k);
-                    under = Math.min(under, (k - 1) & 0xFFFF);
-                }
-            } else {
+            // bfloat16 and float16 values have no bits below these: the keys are exact and ordered
+            int shift = d == DType.BF16 ? 16 : d == DType.F16 ? 13 : -1;
+            if (shift < 0) {
                 return false;
             }
-            if (under == 0xFFFF) {
-                under = 0;
-            }
+            long range = Kernels.magnitudeKeys(v, start, row, shift, keys);
+            int hi = (int) (range >>> 32);
+            int lo = (int) range;
+            // under = (smallest non-zero key) - 1, so that bucket 0 is the zeros'
+            int under = lo == 0x7FFFFFFF ? 0 : lo - 1;
             // bucket 0 holds the zeros, bucket k - under the key k
             int span = hi - under + 1;
             if (span > COUNTING_SPAN + 1) {
-                return false;
+                return span <= 1 << 16 && radixRanks(start, under);
             }
             for (int j = 0; j < row; j++) {
                 keys[j] = Math.max(keys[j] - under, 0);
@@ -554,6 +543,49 @@ final class TaskArithmeticMerge implements TensorMerge {
                 out[start + 2 * l + t] = threshold[h2[keys[2 * l + t]]++];
                 out[start + l + t] = threshold[h1[keys[l + t]]++];
                 out[start + t] = threshold[h0[keys[t]]++];
+            }
+            return true;
+        }
+
+        /**
+         * Ranks the row at {@code start}, whose keys less {@code under} (zeros 0) fit in 16 bits,
+         * by a stable LSD radix sort of two bytes, and writes each element's threshold; always true.
+         */
+        private boolean radixRanks(int start, int under) {
+            for (int t = 0; t < row; t++) {
+                int j = row - 1 - t;
+                keys2[t] = Math.max(keys[j] - under, 0);
+                idx[t] = j;
+            }
+            int[] k = keys2;
+            int[] x = idx;
+            int[] k2 = keys;
+            int[] x2 = idx2;
+            for (int shift = 0; shift < 16; shift += 8) {
+                Arrays.fill(count, 0);
+                for (int t = 0; t < row; t++) {
+                    count[k[t] >>> shift & 0xFF]++;
+                }
+                for (int b = 0, sum = 0; b < 256; b++) {
+                    int c = count[b];
+                    count[b] = sum;
+                    sum += c;
+                }
+                for (int t = 0; t < row; t++) {
+                    int at = count[k[t] >>> shift & 0xFF]++;
+                    k2[at] = k[t];
+                    x2[at] = x[t];
+                }
+                int[] swap = k;
+                k = k2;
+                k2 = swap;
+                swap = x;
+                x = x2;
+                x2 = swap;
+            }
+            // two passes: the order is back in the arrays it started in (keys2, idx)
+            for (int i = 0; i < row; i++) {
+                thresholdOf[start + x[i]] = threshold[i];
             }
             return true;
         }

@@ -693,4 +693,29 @@ class KernelAgreementTest {
             }
         }
     }
+
+    @Test
+    void magnitudeKeysAndTheirRangeAgree() {
+        assumeTrue(vector != null);
+        SplittableRandom r = new SplittableRandom(SEED);
+        for (int n : CHUNKS) {
+            for (DType dt : new DType[] {DType.BF16, DType.F16}) {
+                float[] v = new float[n + 5];
+                float[] w = weights(r, n + 5, dt);
+                System.arraycopy(w, 0, v, 0, v.length);
+                for (int e = 0; e < v.length; e += 4) {
+                    v[e] = (e & 1) == 0 ? 0f : -0f;
+                }
+                int shift = dt == DType.BF16 ? 16 : 13;
+                int[] ks = new int[n];
+                int[] kv = new int[n];
+                long s = scalar.magnitudeKeys(v, 5, n, shift, ks);
+                long x = vector.magnitudeKeys(v, 5, n, shift, kv);
+                assertThat(kv).as("keys %s n=%d", dt, n).containsExactly(ks);
+                assertThat(x).as("range %s n=%d", dt, n).isEqualTo(s);
+            }
+        }
+        float[] zeros = new float[33];
+        assertThat(vector.magnitudeKeys(zeros, 0, 33, 16, new int[33])).isEqualTo(0x7FFFFFFFL);
+    }
 }
