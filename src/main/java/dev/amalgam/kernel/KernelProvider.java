@@ -81,6 +81,15 @@ interface KernelProvider {
      */
     void keepBits(int[] words, int n, int threshold, long[] bits);
 
+    /** Adds {@code (double) v[e]·v[e]} to {@code acc[(offset + e) & 7]}: a squared norm in eight interleaved sums. */
+    void sumSquares(float[] v, int n, long offset, double[] acc);
+
+    /**
+     * Adds {@code (double) ((a[e] / na) · (b[e] / nb))}, the quotients and product in float32, to
+     * {@code acc[(offset + e) & 7]}: SLERP's dot product of the normalised operands.
+     */
+    void sumNormalizedProducts(float[] a, float na, float[] b, float nb, int n, long offset, double[] acc);
+
     /**
      * Magnitude keys of a row: {@code keys[j] = (bits(v[from+j]) & 0x7FFFFFFF) >>> shift} for j in
      * [0, n), which keep the order of |v| (and its ties) for values that have no set bits below

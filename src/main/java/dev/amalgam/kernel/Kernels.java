@@ -142,6 +142,17 @@ public final class Kernels {
         IMPL.keepBits(words, n, threshold, bits);
     }
 
+    /** Adds {@code v[e]²} (in double) to {@code acc[(offset + e) & 7]}. */
+    public static void sumSquares(float[] v, int n, long offset, double[] acc) {
+        IMPL.sumSquares(v, n, offset, acc);
+    }
+
+    /** Adds {@code (a[e]/na)·(b[e]/nb)} (float32, widened) to {@code acc[(offset + e) & 7]}. */
+    public static void sumNormalizedProducts(float[] a, float na, float[] b, float nb, int n, long offset,
+                                             double[] acc) {
+        IMPL.sumNormalizedProducts(a, na, b, nb, n, offset, acc);
+    }
+
     /** Magnitude keys {@code (bits & 0x7FFFFFFF) >>> shift} of {@code v[from..from+n)}; (largest << 32 | smallest non-zero). */
     public static long magnitudeKeys(float[] v, int from, int n, int shift, int[] keys) {
         return IMPL.magnitudeKeys(v, from, n, shift, keys);

@@ -252,6 +252,24 @@ final class ScalarKernels implements KernelProvider {
     }
 
     @Override
+    public void sumSquares(float[] v, int n, long offset, double[] acc) {
+        sumSquaresRange(v, 0, n, offset, acc);
+    }
+
+    @Override
+    public void sumNormalizedProducts(float[] a, float na, float[] b, float nb, int n, long offset, double[] acc) {
+        sumNormalizedProductsRange(a, na, b, nb, 0, n, offset, acc);
+    }
+
+    /** {@link #sumNormalizedProducts} of elements [from, to) only. */
+    static void sumNormalizedProductsRange(float[] a, float na, float[] b, float nb, int from, int to, long offset,
+                                           double[] acc) {
+        for (int e = from; e < to; e++) {
+            acc[(int) ((offset + e) & 7)] += (a[e] / na) * (b[e] / nb);
+        }
+    }
+
+    @Override
     public long magnitudeKeys(float[] v, int from, int n, int shift, int[] keys) {
         return magnitudeKeysRange(v, from, 0, n, shift, keys, 0, 0x7FFFFFFF);
     }

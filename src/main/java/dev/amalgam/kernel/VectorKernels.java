@@ -161,6 +161,13 @@ final class VectorKernels implements KernelProvider {
                             .reinterpretAsFloats().intoArray(out, e);
                 }
             }
+            case F16 -> {
+                // C2 vectorises this loop with the F16C conversions
+                for (int e = 0; e < n; e++) {
+                    out[e] = Float.float16ToFloat(Float.floatToFloat16(c0 * a[e] + c1 * b[e]));
+                }
+                upper = n;
+            }
             default -> upper = 0;
         }
         ScalarKernels.lerpRange(d, c0, a, c1, b, out, upper, n);
@@ -456,6 +463,62 @@ final class VectorKernels implements KernelProvider {
             bits[e >>> 6] |= m << (e & 63);
         }
         ScalarKernels.keepBitsRange(words, upper, n, threshold, bits);
+    }
+
+    @Override
+    public void sumSquares(float[] v, int n, long offset, double[] acc) {
+        int dl = D.length();
+        if ((offset & 7) != 0 || L != 2 * dl || (dl != 8 && dl != 4)) {
+            ScalarKernels.INSTANCE.sumSquares(v, n, offset, acc);
+            return;
+        }
+        int upper = n - n % L;
+        DoubleVector a0 = DoubleVector.fromArray(D, acc, 0);
+        DoubleVector a1 = dl == 4 ? DoubleVector.fromArray(D, acc, 4) : null;
+        for (int e = 0; e < upper; e += L) {
+            FloatVector x = FloatVector.fromArray(F, v, e);
+            DoubleVector lo = (DoubleVector) x.convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector hi = (DoubleVector) x.convertShape(VectorOperators.F2D, D, 1);
+            if (dl == 8) {
+                a0 = a0.add(lo.mul(lo)).add(hi.mul(hi));
+            } else {
+                a0 = a0.add(lo.mul(lo));
+                a1 = a1.add(hi.mul(hi));
+            }
+        }
+        a0.intoArray(acc, 0);
+        if (a1 != null) {
+            a1.intoArray(acc, 4);
+        }
+        ScalarKernels.sumSquaresRange(v, upper, n, offset, acc);
+    }
+
+    @Override
+    public void sumNormalizedProducts(float[] a, float na, float[] b, float nb, int n, long offset, double[] acc) {
+        int dl = D.length();
+        if ((offset & 7) != 0 || L != 2 * dl || (dl != 8 && dl != 4)) {
+            ScalarKernels.INSTANCE.sumNormalizedProducts(a, na, b, nb, n, offset, acc);
+            return;
+        }
+        int upper = n - n % L;
+        DoubleVector a0 = DoubleVector.fromArray(D, acc, 0);
+        DoubleVector a1 = dl == 4 ? DoubleVector.fromArray(D, acc, 4) : null;
+        for (int e = 0; e < upper; e += L) {
+            FloatVector p = FloatVector.fromArray(F, a, e).div(na).mul(FloatVector.fromArray(F, b, e).div(nb));
+            DoubleVector lo = (DoubleVector) p.convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector hi = (DoubleVector) p.convertShape(VectorOperators.F2D, D, 1);
+            if (dl == 8) {
+                a0 = a0.add(lo).add(hi);
+            } else {
+                a0 = a0.add(lo);
+                a1 = a1.add(hi);
+            }
+        }
+        a0.intoArray(acc, 0);
+        if (a1 != null) {
+            a1.intoArray(acc, 4);
+        }
+        ScalarKernels.sumNormalizedProductsRange(a, na, b, nb, upper, n, offset, acc);
     }
 
     @Override

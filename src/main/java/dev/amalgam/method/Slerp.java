@@ -1,7 +1,7 @@
 package dev.amalgam.method;
 
 import dev.amalgam.io.DType;
-import dev.amalgam.kernel.Codec;
+import dev.amalgam.kernel.Kernels;
 
 import java.util.List;
 
@@ -19,8 +19,9 @@ import java.util.List;
  *   result rounded to the working dtype
  * </pre>
  * Reference: https://en.wikipedia.org/wiki/Slerp. All scalar steps are float32 as in mergekit
- * (NumPy ≥ 2); the two reductions are accumulated in double and rounded once, so they do not
- * depend on chunking or threads. Two measuring passes (norms, then the normalised dot product)
+ * (NumPy ≥ 2); the two reductions are accumulated in eight interleaved double sums keyed by
+ * element index ({@link Kernels#sumSquares}) and rounded once, so they do not depend on chunking,
+ * threads or vector width. Two measuring passes (norms, then the normalised dot product)
  * precede the output pass.
  */
 public final class Slerp implements MergeMethod {
@@ -89,11 +90,12 @@ public final class Slerp implements MergeMethod {
         private final int base;
         private final int other;
         private final double t;
-        private double sqA;
-        private double sqB;
+        /** Eight interleaved sums each ({@link Kernels#sumSquares}): ‖a‖², ‖b‖², then the dot product. */
+        private final double[] sqA = new double[8];
+        private final double[] sqB = new double[8];
+        private final double[] dotAcc = new double[8];
         private float normA;
         private float normB;
-        private double dotAcc;
         private float c0;
         private float c1;
 
@@ -114,33 +116,23 @@ public final class Slerp implements MergeMethod {
             float[] a = in[base];
             float[] b = in[other];
             if (pass == 0) {
-                double sa = 0;
-                double sb = 0;
-                for (int e = 0; e < n; e++) {
-                    sa += (double) a[e] * a[e];
-                    sb += (double) b[e] * b[e];
-                }
-                sqA += sa;
-                sqB += sb;
+                Kernels.sumSquares(a, n, offset, sqA);
+                Kernels.sumSquares(b, n, offset, sqB);
             } else {
                 float na = normA > EPS ? normA : 1f;
                 float nb = normB > EPS ? normB : 1f;
-                double s = 0;
-                for (int e = 0; e < n; e++) {
-                    s += (double) ((a[e] / na) * (b[e] / nb));
-                }
-                dotAcc += s;
+                Kernels.sumNormalizedProducts(a, na, b, nb, n, offset, dotAcc);
             }
         }
 
         @Override
         public void endPass(int pass) {
             if (pass == 0) {
-                normA = (float) Math.sqrt(sqA);
-                normB = (float) Math.sqrt(sqB);
+                normA = (float) Math.sqrt(Kernels.total(sqA));
+                normB = (float) Math.sqrt(Kernels.total(sqB));
                 return;
             }
-            float dot = (float) dotAcc;
+            float dot = (float) Kernels.total(dotAcc);
             if (Math.abs(dot) > DOT_THRESHOLD) {
                 c0 = (float) (1 - t);
                 c1 = (float) t;
@@ -158,12 +150,7 @@ public final class Slerp implements MergeMethod {
         public void apply(float[][] in, int n, long offset, float[] out) {
             float[] a = in[base];
             float[] b = in[other];
-            float s0 = c0;
-            float s1 = c1;
-            for (int e = 0; e < n; e++) {
-                out[e] = s0 * a[e] + s1 * b[e];
-            }
-            Codec.round(d, out, 0, n);
+            Kernels.lerp(d, c0, a, c1, b, out, n);
         }
     }
 }

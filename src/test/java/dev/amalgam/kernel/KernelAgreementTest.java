@@ -718,4 +718,32 @@ class KernelAgreementTest {
         float[] zeros = new float[33];
         assertThat(vector.magnitudeKeys(zeros, 0, 33, 16, new int[33])).isEqualTo(0x7FFFFFFFL);
     }
+
+    @Test
+    void slerpReductionsAgreeAtEveryOffset() {
+        assumeTrue(vector != null);
+        SplittableRandom r = new SplittableRandom(SEED);
+        for (int n : CHUNKS) {
+            for (boolean wild : new boolean[] {false, true}) {
+                float[] a = wild ? randomFloats(r, n) : weights(r, n, DType.BF16);
+                float[] b = wild ? randomFloats(r, n) : weights(r, n, DType.BF16);
+                for (long offset : new long[] {0, 8, 3}) {
+                    double[] s = new double[8];
+                    double[] v = new double[8];
+                    scalar.sumSquares(a, n, offset, s);
+                    vector.sumSquares(a, n, offset, v);
+                    assertThat(v).as("sumSquares n=%d offset=%d wild=%s", n, offset, wild).containsExactly(s);
+                    s = new double[8];
+                    v = new double[8];
+                    scalar.sumNormalizedProducts(a, 3.5f, b, 0.75f, n, offset, s);
+                    vector.sumNormalizedProducts(a, 3.5f, b, 0.75f, n, offset, v);
+                    for (int i = 0; i < 8; i++) {
+                        // NaN lanes match as NaN (their payloads are arithmetic's), numbers bit for bit
+                        assertThat(Double.valueOf(v[i])).as("dot n=%d offset=%d lane %d", n, offset, i)
+                                .isEqualTo(Double.valueOf(s[i]));
+                    }
+                }
+            }
+        }
+    }
 }
