@@ -401,15 +401,17 @@ final class TaskArithmeticMerge implements TensorMerge {
      *
      * <p>Ranks: bfloat16 and float16 values have short magnitude keys (|v|'s float32 bits without
      * the 16, or 13, low bits that are always zero; for normal values these run consecutively),
-     * so a row whose non-zero keys span at most {@link #COUNTING_SPAN} values is ranked by a
-     * counting sort over that span, zeros in a bucket of their own below it, a row whose keys span
-     * up to 2^16 values by a stable two-byte LSD radix sort of the keys less the smallest; other
-     * rows (and float32) by a stable LSD radix sort of the float32 keys, skipping the bytes no key
-     * of the row varies in. In the mergekit-compatible mode rows are ordered as torch's CPU argsort
-     * orders them.
+     * so a row whose non-zero keys span at most {@link #WIDE_SPAN} values is ranked by a counting
+     * sort over that span, zeros in a bucket of their own below it (up to {@link #COUNTING_SPAN}
+     * values in four blocks of the row counted side by side, as few distinct keys repeat often),
+     * a row whose keys span up to 2^16 values by a stable two-byte LSD radix sort of the keys
+     * less the smallest; other rows (and float32) by a stable LSD radix sort of the float32 keys,
+     * skipping the bytes no key of the row varies in. In the mergekit-compatible mode rows are
+     * ordered as torch's CPU argsort orders them.
      */
     private static final class Della extends RandomMask {
-        private static final int COUNTING_SPAN = 8192;
+        private static final int COUNTING_SPAN = 512;
+        private static final int WIDE_SPAN = 1 << 15;
         private final RandomWords rng;
         private final int row;
         private final float[] magnitudes;
@@ -424,6 +426,7 @@ final class TaskArithmeticMerge implements TensorMerge {
         private int[] idx2;
         private final int[] count = new int[256];
         private final int[][] buckets = new int[4][COUNTING_SPAN + 1];
+        private int[] wide;
 
         Della(DType d, boolean rescale, RandomWords rng, double density, double epsilon, int row, long numel,
               boolean cache) {
@@ -497,11 +500,14 @@ final class TaskArithmeticMerge implements TensorMerge {
             int under = lo == 0x7FFFFFFF ? 0 : lo - 1;
             // bucket 0 holds the zeros, bucket k - under the key k
             int span = hi - under + 1;
-            if (span > COUNTING_SPAN + 1) {
+            if (span > WIDE_SPAN + 1) {
                 return span <= 1 << 16 && radixRanks(start, under);
             }
             for (int j = 0; j < row; j++) {
                 keys[j] = Math.max(keys[j] - under, 0);
+            }
+            if (span > COUNTING_SPAN + 1) {
+                return wideRanks(start, span);
             }
             // four blocks of the row counted side by side, each with its own buckets, so that
             // runs of equal keys do not chain every increment through one memory location
@@ -543,6 +549,31 @@ final class TaskArithmeticMerge implements TensorMerge {
                 out[start + 2 * l + t] = threshold[h2[keys[2 * l + t]]++];
                 out[start + l + t] = threshold[h1[keys[l + t]]++];
                 out[start + t] = threshold[h0[keys[t]]++];
+            }
+            return true;
+        }
+
+        /**
+         * Ranks a row whose bucket indices span more than the four-block buckets hold: one
+         * histogram, whose clearing and prefix sum cost a quarter of four (many distinct keys
+         * rarely repeat back to back, so one histogram chains few increments).
+         */
+        private boolean wideRanks(int start, int span) {
+            if (wide == null) {
+                wide = new int[WIDE_SPAN + 1];
+            }
+            int[] h = wide;
+            Arrays.fill(h, 0, span, 0);
+            for (int j = 0; j < row; j++) {
+                h[keys[j]]++;
+            }
+            for (int b = 0, sum = 0; b < span; b++) {
+                int c = h[b];
+                h[b] = sum;
+                sum += c;
+            }
+            for (int j = row - 1; j >= 0; j--) {
+                thresholdOf[start + j] = threshold[h[keys[j]]++];
             }
             return true;
         }
