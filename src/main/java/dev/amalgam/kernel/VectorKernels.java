@@ -467,29 +467,14 @@ final class VectorKernels implements KernelProvider {
 
     @Override
     public void sumSquares(float[] v, int n, long offset, double[] acc) {
-        int dl = D.length();
-        if ((offset & 7) != 0 || L != 2 * dl || (dl != 8 && dl != 4)) {
-            ScalarKernels.INSTANCE.sumSquares(v, n, offset, acc);
+        int head = (int) (-offset & 7);
+        if (!INTERLEAVABLE || n - head < L) {
+            ScalarKernels.sumSquaresRange(v, 0, n, offset, acc);
             return;
         }
-        int upper = n - n % L;
-        DoubleVector a0 = DoubleVector.fromArray(D, acc, 0);
-        DoubleVector a1 = dl == 4 ? DoubleVector.fromArray(D, acc, 4) : null;
-        for (int e = 0; e < upper; e += L) {
-            FloatVector x = FloatVector.fromArray(F, v, e);
-            DoubleVector lo = (DoubleVector) x.convertShape(VectorOperators.F2D, D, 0);
-            DoubleVector hi = (DoubleVector) x.convertShape(VectorOperators.F2D, D, 1);
-            if (dl == 8) {
-                a0 = a0.add(lo.mul(lo)).add(hi.mul(hi));
-            } else {
-                a0 = a0.add(lo.mul(lo));
-                a1 = a1.add(hi.mul(hi));
-            }
-        }
-        a0.intoArray(acc, 0);
-        if (a1 != null) {
-            a1.intoArray(acc, 4);
-        }
+        int upper = n - (n - head) % L;
+        ScalarKernels.sumSquaresRange(v, 0, head, offset, acc);
+        sumSquaresF32(v, head, upper, acc);
         ScalarKernels.sumSquaresRange(v, upper, n, offset, acc);
     }
 
