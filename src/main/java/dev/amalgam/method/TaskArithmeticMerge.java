@@ -588,35 +588,12 @@ final class TaskArithmeticMerge implements TensorMerge {
                 keys2[t] = Math.max(keys[j] - under, 0);
                 idx[t] = j;
             }
-            int[] k = keys2;
-            int[] x = idx;
-            int[] k2 = keys;
-            int[] x2 = idx2;
-            for (int shift = 0; shift < 16; shift += 8) {
-                Arrays.fill(count, 0);
-                for (int t = 0; t < row; t++) {
-                    count[k[t] >>> shift & 0xFF]++;
-                }
-                for (int b = 0, sum = 0; b < 256; b++) {
-                    int c = count[b];
-                    count[b] = sum;
-                    sum += c;
-                }
-                for (int t = 0; t < row; t++) {
-                    int at = count[k[t] >>> shift & 0xFF]++;
-                    k2[at] = k[t];
-                    x2[at] = x[t];
-                }
-                int[] swap = k;
-                k = k2;
-                k2 = swap;
-                swap = x;
-                x = x2;
-                x2 = swap;
-            }
-            // two passes: the order is back in the arrays it started in (keys2, idx)
+            int[] k = keys;
+            keys = keys2;
+            keys2 = k;
+            sortBytes(0xFFFF);
             for (int i = 0; i < row; i++) {
-                thresholdOf[start + x[i]] = threshold[i];
+                thresholdOf[start + idx[i]] = threshold[i];
             }
             return true;
         }
@@ -642,6 +619,14 @@ final class TaskArithmeticMerge implements TensorMerge {
                 idx[t] = j;
                 varying |= keys[t] ^ first;
             }
+            sortBytes(varying);
+        }
+
+        /**
+         * Sorts {@code keys} with {@code idx} alongside, stably, by the bytes of the keys that
+         * {@code varying} marks (least significant first): one counting pass a byte.
+         */
+        private void sortBytes(int varying) {
             for (int shift = 0; shift < 32; shift += 8) {
                 if ((varying >>> shift & 0xFF) == 0) {
                     continue;
