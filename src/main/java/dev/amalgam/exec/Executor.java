@@ -194,18 +194,18 @@ public final class Executor {
      * until the worker prepares it (merges hold histograms and row buffers, so only the ones
      * running exist at a time).
      */
-    private record Piece(OutputTensor t, TensorMerge merge, long from, long to, int index, Tally tally) {
+    record Piece(OutputTensor t, TensorMerge merge, long from, long to, int index, Tally tally) {
     }
 
     /**
      * What a range produced: the CRC-32C of its bytes, the non-finite values in and out, and
      * how many times its merge read the inputs.
      */
-    private record RangeResult(int crc, long badIn, long badOut, int reads) {
+    record RangeResult(int crc, long badIn, long badOut, int reads) {
     }
 
     /** The pieces of one tensor: their results, in order, until the last one finishes. */
-    private static final class Tally {
+    static final class Tally {
         private final RangeResult[] results;
         private final long[] bytes;
         private int left;
@@ -298,7 +298,7 @@ public final class Executor {
      * ({@link TensorMerge#splittable()}), with several workers, ranges of about {@code piece}
      * elements (whole rows when the merge works on rows), each with its own merge.
      */
-    private static List<Piece> pieces(Plan plan, OutputTensor t, int threads, long piece, Mt19937 stream) {
+    static List<Piece> pieces(Plan plan, OutputTensor t, int threads, long piece, Mt19937 stream) {
         long numel = t.numel();
         if (threads < 2 || numel <= piece || stream != null) {
             return List.of(new Piece(t, null, 0, numel, 0, new Tally(1)));

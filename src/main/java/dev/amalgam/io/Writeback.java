@@ -109,9 +109,9 @@ final class Writeback implements AutoCloseable {
         closed = true;
         try {
             int rc = (int) NATIVE.close.invokeExact(fd);
-            failures += rc == 0 ? 0 : 1;
+            assert rc == 0 || rc == -1 : rc;
         } catch (Throwable ignored) {
-            // nothing was written through this descriptor
+            // nothing was written through this descriptor: a failed close loses nothing
         }
     }
 

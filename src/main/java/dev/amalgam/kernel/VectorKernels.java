@@ -369,37 +369,43 @@ final class VectorKernels implements KernelProvider {
     private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
 
     /*
-     * The eight interleaved sums as double vectors: with 16 float lanes and 8 double lanes, both
-     * halves of a float vector add into the one accumulator, low half first (elements e and e+8
-     * both belong to sum e & 7, in that order); with 8 and 4, each half has its own accumulator.
+     * The eight interleaved sums as double vectors. The vector loop starts at the first element
+     * whose sum is acc[0] (the elements before it, and the tail, go to the scalar code) and adds
+     * each element, in ascending order, to the same sum as the scalar code: with eight double
+     * lanes both halves of a float vector into one accumulator, low half first (elements e and
+     * e+8 both belong to sum e & 7, in that order); with four, each half into its own. EIGHT is
+     * a constant, so C2 keeps one of the two forms in each loop.
      */
+
+    /** Whether the double species holds half a float vector, with eight or four lanes. */
+    private static final boolean INTERLEAVABLE = L == 2 * D.length() && (D.length() == 8 || D.length() == 4);
+    private static final boolean EIGHT = D.length() == 8;
 
     @Override
     public void sumAbs(float[] v, int n, long offset, double[] acc) {
-        int dl = D.length();
-        if ((offset & 7) != 0 || L != 2 * dl || (dl != 8 && dl != 4)) {
-            ScalarKernels.INSTANCE.sumAbs(v, n, offset, acc);
+        int head = (int) (-offset & 7);
+        if (!INTERLEAVABLE || n - head < L) {
+            ScalarKernels.sumAbsRange(v, 0, n, offset, acc);
             return;
         }
-        int upper = n - n % L;
-        if (dl == 8) {
-            DoubleVector a = DoubleVector.fromArray(D, acc, 0);
-            for (int e = 0; e < upper; e += L) {
-                FloatVector x = FloatVector.fromArray(F, v, e).abs();
-                a = a.add((DoubleVector) x.convertShape(VectorOperators.F2D, D, 0))
-                        .add((DoubleVector) x.convertShape(VectorOperators.F2D, D, 1));
+        int upper = n - (n - head) % L;
+        ScalarKernels.sumAbsRange(v, 0, head, offset, acc);
+        DoubleVector s0 = DoubleVector.fromArray(D, acc, 0);
+        DoubleVector s1 = EIGHT ? s0 : DoubleVector.fromArray(D, acc, 4);
+        for (int e = head; e < upper; e += L) {
+            FloatVector x = FloatVector.fromArray(F, v, e).abs();
+            DoubleVector lo = (DoubleVector) x.convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector hi = (DoubleVector) x.convertShape(VectorOperators.F2D, D, 1);
+            if (EIGHT) {
+                s0 = s0.add(lo).add(hi);
+            } else {
+                s0 = s0.add(lo);
+                s1 = s1.add(hi);
             }
-            a.intoArray(acc, 0);
-        } else {
-            DoubleVector a0 = DoubleVector.fromArray(D, acc, 0);
-            DoubleVector a1 = DoubleVector.fromArray(D, acc, 4);
-            for (int e = 0; e < upper; e += L) {
-                FloatVector x = FloatVector.fromArray(F, v, e).abs();
-                a0 = a0.add((DoubleVector) x.convertShape(VectorOperators.F2D, D, 0));
-                a1 = a1.add((DoubleVector) x.convertShape(VectorOperators.F2D, D, 1));
-            }
-            a0.intoArray(acc, 0);
-            a1.intoArray(acc, 4);
+        }
+        s0.intoArray(acc, 0);
+        if (!EIGHT) {
+            s1.intoArray(acc, 4);
         }
         ScalarKernels.sumAbsRange(v, upper, n, offset, acc);
     }
@@ -480,28 +486,29 @@ final class VectorKernels implements KernelProvider {
 
     @Override
     public void sumNormalizedProducts(float[] a, float na, float[] b, float nb, int n, long offset, double[] acc) {
-        int dl = D.length();
-        if ((offset & 7) != 0 || L != 2 * dl || (dl != 8 && dl != 4)) {
-            ScalarKernels.INSTANCE.sumNormalizedProducts(a, na, b, nb, n, offset, acc);
+        int head = (int) (-offset & 7);
+        if (!INTERLEAVABLE || n - head < L) {
+            ScalarKernels.sumNormalizedProductsRange(a, na, b, nb, 0, n, offset, acc);
             return;
         }
-        int upper = n - n % L;
-        DoubleVector a0 = DoubleVector.fromArray(D, acc, 0);
-        DoubleVector a1 = dl == 4 ? DoubleVector.fromArray(D, acc, 4) : null;
-        for (int e = 0; e < upper; e += L) {
+        int upper = n - (n - head) % L;
+        ScalarKernels.sumNormalizedProductsRange(a, na, b, nb, 0, head, offset, acc);
+        DoubleVector s0 = DoubleVector.fromArray(D, acc, 0);
+        DoubleVector s1 = EIGHT ? s0 : DoubleVector.fromArray(D, acc, 4);
+        for (int e = head; e < upper; e += L) {
             FloatVector p = FloatVector.fromArray(F, a, e).div(na).mul(FloatVector.fromArray(F, b, e).div(nb));
             DoubleVector lo = (DoubleVector) p.convertShape(VectorOperators.F2D, D, 0);
             DoubleVector hi = (DoubleVector) p.convertShape(VectorOperators.F2D, D, 1);
-            if (dl == 8) {
-                a0 = a0.add(lo).add(hi);
+            if (EIGHT) {
+                s0 = s0.add(lo).add(hi);
             } else {
-                a0 = a0.add(lo);
-                a1 = a1.add(hi);
+                s0 = s0.add(lo);
+                s1 = s1.add(hi);
             }
         }
-        a0.intoArray(acc, 0);
-        if (a1 != null) {
-            a1.intoArray(acc, 4);
+        s0.intoArray(acc, 0);
+        if (!EIGHT) {
+            s1.intoArray(acc, 4);
         }
         ScalarKernels.sumNormalizedProductsRange(a, na, b, nb, upper, n, offset, acc);
     }
@@ -769,20 +776,11 @@ final class VectorKernels implements KernelProvider {
     // ---- model stock
 
     /*
-     * The sums keep sumAbs's layout: the vector loop starts at the first element whose sum is
-     * acc[0] (the elements before it go to the scalar code) and adds each element, in ascending
-     * order, to the same sum as the scalar code — with eight double lanes both halves of a float
-     * vector into one accumulator, low half first; with four, each half into its own. EIGHT is a
-     * constant, so C2 keeps one of the two forms in each loop. Rounding follows the task-vector
-     * family: bfloat16 written out in each loop, its NaN test as y != y on the float value (one
-     * compare, where |b| > 0x7F800000 takes a mask and a compare: the blend measured 11% faster);
-     * float16 in a scalar loop C2 vectorises with F16C, into the output array, which the sum then
-     * reads.
+     * The sums keep the interleaved layout above. Rounding follows the task-vector family:
+     * bfloat16 written out in each loop, its NaN test as y != y on the float value (one compare,
+     * where |b| > 0x7F800000 takes a mask and a compare: the blend measured 11% faster); float16
+     * in a scalar loop C2 vectorises with F16C, into the output array, which the sum then reads.
      */
-
-    /** Whether the double species holds half a float vector, with eight or four lanes. */
-    private static final boolean INTERLEAVABLE = L == 2 * D.length() && (D.length() == 8 || D.length() == 4);
-    private static final boolean EIGHT = D.length() == 8;
 
     @Override
     public void taskVectorSquares(DType d, float[] x, float[] b, int from, int n, long offset, float[] out,

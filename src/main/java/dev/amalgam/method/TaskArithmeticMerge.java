@@ -104,7 +104,7 @@ final class TaskArithmeticMerge implements TensorMerge {
         List<Phase> p = new ArrayList<>();
         if (any && (kind == Sparsification.MAGNITUDE || kind == Sparsification.MAGNITUDE_OUTLIERS)) {
             p.add(Phase.HIGH);
-            if (!(d == DType.BF16 || d == DType.F16)) {
+            if (Arrays.stream(sparsifiers).anyMatch(s -> s instanceof Selection sel && sel.selector.needsLowPass())) {
                 p.add(Phase.LOW);
             }
             if (rescale) {

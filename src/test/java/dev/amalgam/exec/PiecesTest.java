@@ -2,6 +2,7 @@ package dev.amalgam.exec;
 
 import dev.amalgam.io.DType;
 import dev.amalgam.output.Verifier;
+import dev.amalgam.plan.OutputTensor;
 import dev.amalgam.plan.Plan;
 import dev.amalgam.plan.PlanOptions;
 import dev.amalgam.plan.Planner;
@@ -11,6 +12,7 @@ import dev.amalgam.synth.SynthSpec;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
@@ -59,6 +61,26 @@ class PiecesTest {
             Executor.run(plan, out, options);
         }
         return out;
+    }
+
+    @ParameterizedTest
+    @CsvSource({"linear, 20", "task_arithmetic, 20", "dare_linear, 20", "della_linear, 20", "passthrough, 20",
+            "ties, 1"})
+    void largeTensorsOfMergesWithoutMeasuringPassesAreSplit(String method, int embeddingPieces) {
+        try (Plan plan = Planner.plan(Recipe.parse(recipe(method), method + ".yml"),
+                PlanOptions.defaults().withSeed(5))) {
+            for (OutputTensor t : plan.tensors()) {
+                int pieces = Executor.pieces(plan, t, 3, 10_000, null).size();
+                // only the 192 000-element embedding and head exceed 10 000 elements: 20 pieces of about 10 000
+                boolean large = t.name().contains("embed") || t.name().startsWith("lm_head");
+                int expected = large ? embeddingPieces : 1;
+                assertThat(pieces).as(t.name()).isEqualTo(expected);
+            }
+            OutputTensor embed = plan.tensors().stream().filter(t -> t.name().contains("embed")).findFirst()
+                    .orElseThrow();
+            assertThat(Executor.pieces(plan, embed, 1, 10_000, null)).as("one worker").hasSize(1);
+            assertThat(Executor.pieces(plan, embed, 3, 1 << 24, null)).as("small tensor").hasSize(1);
+        }
     }
 
     @ParameterizedTest
