@@ -622,10 +622,11 @@ final class VectorKernels implements KernelProvider {
             for (int j = 1; j < m; j++) {
                 s = s.add(FloatVector.fromArray(F, wd[j], e));
             }
+            // R_bf16(s) ≥ 0 iff s ≥ 0 or s rounds to -0, i.e. |s| ≤ 2^-134 (bits 0x8000): no rounding needed
             IntVector sb = s.reinterpretAsInts();
-            FloatVector rs = sb.add(sb.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000)
-                    .blend(0x7FC00000, sb.and(F32_ABS).compare(VectorOperators.GT, F32_INF)).reinterpretAsFloats();
-            IntVector majority = IntVector.broadcast(I, SIGN).blend(0, rs.compare(VectorOperators.GE, 0f).cast(I));
+            VectorMask<Integer> positive = s.compare(VectorOperators.GE, 0f).cast(I)
+                    .or(sb.and(F32_ABS).compare(VectorOperators.LE, 0x8000));
+            IntVector majority = IntVector.broadcast(I, SIGN).blend(0, positive);
             FloatVector acc = zero;
             FloatVector accW = zero;
             for (int j = 0; j < m; j++) {
@@ -634,7 +635,9 @@ final class VectorKernels implements KernelProvider {
                         .compare(VectorOperators.ULT, F32_INF).cast(F);
                 FloatVector k = zero.blend(one, agree);
                 acc = j == 0 ? v.mul(k) : acc.add(v.mul(k));
-                accW = j == 0 ? k.mul(w[j]) : accW.add(k.mul(w[j]));
+                // +0 where the scalar code has w·0 (-0 for a negative w): the sums differ at most in the
+                // sign of a zero, and a zero divisor becomes 1 either way
+                accW = accW.add(zero.blend(w[j], agree));
             }
             IntVector a = acc.reinterpretAsInts();
             a.add(a.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000)
@@ -669,7 +672,7 @@ final class VectorKernels implements KernelProvider {
                         .compare(VectorOperators.ULT, F32_INF).cast(F);
                 FloatVector k = zero.blend(one, agree);
                 acc = j == 0 ? v.mul(k) : acc.add(v.mul(k));
-                accW = j == 0 ? k.mul(w[j]) : accW.add(k.mul(w[j]));
+                accW = accW.add(zero.blend(w[j], agree));
             }
             acc.intoArray(mixed, e);
             accW.intoArray(div, e);
@@ -702,7 +705,7 @@ final class VectorKernels implements KernelProvider {
                         .compare(VectorOperators.ULT, F32_INF).cast(F);
                 FloatVector k = zero.blend(one, agree);
                 acc = j == 0 ? v.mul(k) : acc.add(v.mul(k));
-                accW = j == 0 ? k.mul(w[j]) : accW.add(k.mul(w[j]));
+                accW = accW.add(zero.blend(w[j], agree));
             }
             acc.intoArray(mixed, e);
             accW.blend(one, accW.compare(VectorOperators.EQ, 0f)).intoArray(div, e);
