@@ -71,6 +71,13 @@ interface KernelProvider {
      */
     long maskTop(float[] v, int n, int threshold, long quota, boolean keepSelected);
 
+    /**
+     * Sorts the magnitude keys {@code bits(v[e]) & 0x7FFFFFFF} of e in [0, n) against the bracket
+     * [lo, hi]: counts those above it and copies those inside, in order, to {@code inside}
+     * (capacity n + 16); returns (above << 32 | inside count).
+     */
+    long bracketKeys(float[] v, int n, int lo, int hi, int[] inside);
+
     /** {@code v[e] = v[e]·0} where bit e of {@code bits} (bit {@code e & 63} of {@code bits[e >>> 6]}) is clear. */
     void maskBits(float[] v, int n, long[] bits);
 

@@ -132,6 +132,11 @@ public final class Kernels {
         return IMPL.maskTop(v, n, threshold, quota, keepSelected);
     }
 
+    /** Keys above [lo, hi] counted, keys inside copied out: (above << 32 | inside count). */
+    public static long bracketKeys(float[] v, int n, int lo, int hi, int[] inside) {
+        return IMPL.bracketKeys(v, n, lo, hi, inside);
+    }
+
     /** {@code v[e] = v[e]·0} where bit e of {@code bits} is clear. */
     public static void maskBits(float[] v, int n, long[] bits) {
         IMPL.maskBits(v, n, bits);

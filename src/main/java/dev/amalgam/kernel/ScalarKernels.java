@@ -201,6 +201,26 @@ final class ScalarKernels implements KernelProvider {
         return maskTopRange(v, 0, n, threshold, quota, keepSelected);
     }
 
+    @Override
+    public long bracketKeys(float[] v, int n, int lo, int hi, int[] inside) {
+        return bracketKeysRange(v, 0, n, lo, hi, inside, 0, 0);
+    }
+
+    /** {@link #bracketKeys} of elements [from, to), after {@code above} and {@code count} so far. */
+    static long bracketKeysRange(float[] v, int from, int to, int lo, int hi, int[] inside, long above, int count) {
+        long a = above;
+        int c = count;
+        for (int e = from; e < to; e++) {
+            int key = Float.floatToRawIntBits(v[e]) & 0x7FFFFFFF;
+            if (key > hi) {
+                a++;
+            } else if (key >= lo) {
+                inside[c++] = key;
+            }
+        }
+        return a << 32 | c;
+    }
+
     /** {@link #maskTop} of elements [from, to) only. */
     static long maskTopRange(float[] v, int from, int to, int threshold, long quota, boolean keepSelected) {
         long q = quota;

@@ -437,6 +437,21 @@ final class VectorKernels implements KernelProvider {
         return ScalarKernels.maskTopRange(v, upper, n, threshold, q, keepSelected);
     }
 
+    @Override
+    public long bracketKeys(float[] v, int n, int lo, int hi, int[] inside) {
+        int upper = n - n % L;
+        long above = 0;
+        int c = 0;
+        for (int e = 0; e < upper; e += L) {
+            IntVector k = FloatVector.fromArray(F, v, e).reinterpretAsInts().and(F32_ABS);
+            above += k.compare(VectorOperators.GT, hi).trueCount();
+            VectorMask<Integer> in = k.compare(VectorOperators.GE, lo).and(k.compare(VectorOperators.LE, hi));
+            k.compress(in).intoArray(inside, c);
+            c += in.trueCount();
+        }
+        return ScalarKernels.bracketKeysRange(v, upper, n, lo, hi, inside, above, c);
+    }
+
     /** The lowest {@code count} set bits of {@code bits}. */
     private static long lowestBits(long bits, int count) {
         long left = bits;

@@ -1,6 +1,7 @@
 package dev.amalgam.method;
 
 import dev.amalgam.io.DType;
+import dev.amalgam.kernel.Kernels;
 
 import java.util.Arrays;
 
@@ -45,6 +46,16 @@ final class MagnitudeSelector {
     private final int[] threshold;
     private final long[] quota;
     private final long[] seen;
+    /** Bracket mode (15-bit keys, one cut-off): the bracket's float keys, once the calibration is counted. */
+    private boolean bracketed;
+    private long counted;
+    private int lo16;
+    private int hi16;
+    private int lo32;
+    private int hi32;
+    private long above;
+    private int[] inside = new int[0];
+    private boolean recount;
 
     /**
      * @param numel  number of elements the passes will see
@@ -83,8 +94,77 @@ final class MagnitudeSelector {
         return Float.floatToRawIntBits(x) & 0x7FFFFFFF;
     }
 
-    /** Pass 1: counts the high bits of {@code v[0..n)}. */
+    /** Elements counted in full before a bracket is fixed (one executor chunk). */
+    static final int CALIBRATION = 1 << 16;
+    /** Half the bracket's width, as a fraction of the elements, around the cut-off's rank. */
+    static final double BRACKET = 0.08;
+
+    /**
+     * Pass 1: counts the high bits of {@code v[0..n)}. With 15-bit keys and one cut-off, after
+     * {@link #CALIBRATION} elements counted in full the rest are counted only inside a bracket
+     * of keys around the cut-off's rank in those (the keys above it as one number); should the
+     * cut-off fall outside, {@link #needsRecount} asks for the pass again, counted in full.
+     */
     void countHigh(float[] v, int n) {
+        if (bracketed) {
+            if (inside.length < n + 16) {
+                inside = new int[n + 16];
+            }
+            long r = Kernels.bracketKeys(v, n, lo32, hi32, inside);
+            above += r >>> 32;
+            int c = (int) r;
+            if (keys16 == DType.F16) {
+                for (int i = 0; i < c; i++) {
+                    high[Float.floatToFloat16(Float.intBitsToFloat(inside[i])) & 0x7FFF]++;
+                }
+            } else {
+                for (int i = 0; i < c; i++) {
+                    high[inside[i] >>> 16]++;
+                }
+            }
+            return;
+        }
+        countAll(v, n);
+        counted += n;
+        if (keys16 != null && !recount && k.length == 1 && k[0] > 0 && k[0] < numel && counted >= CALIBRATION
+                && counted < numel) {
+            fixBracket();
+        }
+    }
+
+    /** The bracket: the calibration's buckets from rank (q - BRACKET)·counted to (q + BRACKET)·counted, one more each side. */
+    private void fixBracket() {
+        double q = (double) k[0] / numel;
+        long top = (long) Math.max(0, (q - BRACKET) * counted);
+        long bottom = (long) Math.min(counted, Math.ceil((q + BRACKET) * counted));
+        int hi = HIGH_BUCKETS - 1;
+        int lo = 0;
+        long run = 0;
+        boolean hiSet = false;
+        for (int b = HIGH_BUCKETS - 1; b >= 0; b--) {
+            run += high[b];
+            if (!hiSet && run > top) {
+                hi = b;
+                hiSet = true;
+            }
+            if (run >= bottom) {
+                lo = b;
+                break;
+            }
+        }
+        hi16 = Math.min(HIGH_BUCKETS - 1, hi + 1);
+        lo16 = Math.max(0, lo - 1);
+        hi32 = hi16 == HIGH_BUCKETS - 1 ? 0x7FFFFFFF : floatKey(hi16 + 1) - 1;
+        lo32 = floatKey(lo16);
+        bracketed = true;
+    }
+
+    /** Whether the bracketed count missed the cut-off: the pass must run again, counted in full. */
+    boolean needsRecount() {
+        return recount && counted == 0;
+    }
+
+    private void countAll(float[] v, int n) {
         if (keys16 == DType.F16) {
             for (int e = 0; e < n; e++) {
                 high[Float.floatToFloat16(v[e]) & 0x7FFF]++;
@@ -108,8 +188,33 @@ final class MagnitudeSelector {
                 : Float.floatToRawIntBits(Float.float16ToFloat((short) key16)) & 0x7FFFFFFF;
     }
 
-    /** Ends pass 1: finds each cut-off's bucket. */
+    /** Ends pass 1: finds each cut-off's bucket (or, bracketed, asks for a recount when it missed). */
     void endHigh() {
+        if (bracketed) {
+            bracketed = false;
+            long sum = above;
+            for (int b = HIGH_BUCKETS - 1; b > hi16; b--) {
+                sum += high[b];
+            }
+            int found = -1;
+            for (int b = hi16; b >= lo16 && sum < k[0]; b--) {
+                if (sum + high[b] >= k[0]) {
+                    found = b;
+                }
+                sum += high[b];
+            }
+            if (found < 0) {
+                Arrays.fill(high, 0);
+                recount = true;
+                counted = 0;
+                return;
+            }
+            bucket[0] = found;
+            aboveBucket[0] = sum - high[found];
+            threshold[0] = floatKey(found);
+            quota[0] = k[0] - aboveBucket[0];
+            return;
+        }
         for (int i = 0; i < k.length; i++) {
             bucket[i] = -1;
             if (k[i] == 0 || k[i] == numel) {

@@ -31,7 +31,7 @@ final class TaskArithmeticMerge implements TensorMerge {
     /** The most keep-mask bits one tensor caches between its passes (32 MiB). */
     static final long MASK_CACHE_BITS = 1L << 28;
 
-    private enum Phase { HIGH, LOW, AFTER, SUMS }
+    private enum Phase { HIGH, RECOUNT, LOW, AFTER, SUMS }
 
     private final DType d;
     private final int base;
@@ -43,6 +43,7 @@ final class TaskArithmeticMerge implements TensorMerge {
     private final boolean scaleByLambda;
     private final float divisor;
     private final Sparsifier[] sparsifiers;
+    /** The measuring passes; a RECOUNT is added after HIGH when a bracketed count missed its cut-off. */
     private final List<Phase> phases;
     private final boolean rowAligned;
     private float[][] delta = new float[0][0];
@@ -113,7 +114,7 @@ final class TaskArithmeticMerge implements TensorMerge {
         } else if (any && rescale) {
             p.add(Phase.SUMS);
         }
-        this.phases = List.copyOf(p);
+        this.phases = p;
         this.rowAligned = any && kind == Sparsification.RANK_MAGNITUDE_SAMPLING;
     }
 
@@ -147,10 +148,15 @@ final class TaskArithmeticMerge implements TensorMerge {
 
     @Override
     public void endPass(int pass) {
+        boolean recount = false;
         for (Sparsifier s : sparsifiers) {
             if (s != null) {
                 s.endPhase(phases.get(pass));
+                recount |= s instanceof Selection sel && sel.recounting;
             }
+        }
+        if (recount && phases.get(pass) == Phase.HIGH) {
+            phases.add(pass + 1, Phase.RECOUNT);
         }
     }
 
@@ -309,6 +315,8 @@ final class TaskArithmeticMerge implements TensorMerge {
         private final MagnitudeSelector selector;
         private final boolean band;
         private final long[] left = new long[2];
+        /** The HIGH pass's bracketed count missed: the RECOUNT pass counts again, in full. */
+        boolean recounting;
 
         /** {@code band}: keep cut-off 0 minus cut-off 1, else just cut-off 0. */
         Selection(DType d, boolean rescale, MagnitudeSelector selector, boolean band) {
@@ -326,6 +334,11 @@ final class TaskArithmeticMerge implements TensorMerge {
                         addBefore(v, n, offset);
                     }
                 }
+                case RECOUNT -> {
+                    if (recounting) {
+                        selector.countHigh(v, n);
+                    }
+                }
                 case LOW -> selector.countLow(v, n);
                 default -> super.measure(phase, v, n, offset);
             }
@@ -334,7 +347,16 @@ final class TaskArithmeticMerge implements TensorMerge {
         @Override
         void endPhase(Phase phase) {
             switch (phase) {
-                case HIGH -> selector.endHigh();
+                case HIGH -> {
+                    selector.endHigh();
+                    recounting = selector.needsRecount();
+                }
+                case RECOUNT -> {
+                    if (recounting) {
+                        selector.endHigh();
+                        recounting = false;
+                    }
+                }
                 case LOW -> selector.endLow();
                 default -> super.endPhase(phase);
             }

@@ -31,7 +31,10 @@ public interface TensorMerge {
         return measuringPasses() == 0;
     }
 
-    /** How many measuring passes precede the applying pass. */
+    /**
+     * How many measuring passes precede the applying pass. It may grow in {@link #endPass} (a
+     * count that must be repeated), so drivers read it again after each pass.
+     */
     default int measuringPasses() {
         return 0;
     }

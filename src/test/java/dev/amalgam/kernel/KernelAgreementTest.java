@@ -409,6 +409,43 @@ class KernelAgreementTest {
     }
 
     @Test
+    void bracketKeysAgree() {
+        assumeTrue(vector != null);
+        SplittableRandom r = new SplittableRandom(SEED);
+        for (int n : CHUNKS) {
+            float[] x = weights(r, n, DType.BF16);
+            for (int i = 0; i < n; i += 5) {
+                x[i] = (i & 1) == 0 ? 0.0625f : -0.0625f;
+            }
+            if (n > 3) {
+                x[1] = Float.NaN;
+                x[2] = -0f;
+                x[3] = Float.NEGATIVE_INFINITY;
+            }
+            int[][] brackets = {{Float.floatToRawIntBits(0.01f), Float.floatToRawIntBits(0.0625f)},
+                    {Float.floatToRawIntBits(0.0625f), Float.floatToRawIntBits(0.0625f)}, {0, 0x7FFFFFFF},
+                    {Float.floatToRawIntBits(1e9f), 0x7FFFFFFF}, {0, 0}};
+            for (int[] b : brackets) {
+                int[] ins = new int[n + 16];
+                int[] inv = new int[n + 16];
+                long rs = scalar.bracketKeys(x, n, b[0], b[1], ins);
+                long rv = vector.bracketKeys(x, n, b[0], b[1], inv);
+                String what = "bracketKeys n=" + n + " [" + b[0] + ", " + b[1] + "]";
+                assertThat(rv).as(what).isEqualTo(rs);
+                assertThat(java.util.Arrays.copyOf(inv, (int) rv)).as(what).isEqualTo(java.util.Arrays.copyOf(ins, (int) rs));
+                long above = 0;
+                int inside = 0;
+                for (int e = 0; e < n; e++) {
+                    int k = Float.floatToRawIntBits(x[e]) & 0x7FFFFFFF;
+                    above += k > b[1] ? 1 : 0;
+                    inside += k >= b[0] && k <= b[1] ? 1 : 0;
+                }
+                assertThat(rs).as(what).isEqualTo(above << 32 | inside);
+            }
+        }
+    }
+
+    @Test
     void magnitudeMaskAgreesWhateverTheQuotaAndChunking() {
         assumeTrue(vector != null);
         SplittableRandom r = new SplittableRandom(SEED);

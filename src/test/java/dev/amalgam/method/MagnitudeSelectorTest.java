@@ -1,5 +1,7 @@
 package dev.amalgam.method;
 
+import dev.amalgam.io.DType;
+import dev.amalgam.kernel.Codec;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -140,6 +142,66 @@ class MagnitudeSelectorTest {
         boolean[] a = select(v, 65536, k)[0];
         assertThat(a).isEqualTo(reference(v, k));
         assertThat(select(v, 4099, k)[0]).isEqualTo(a);
+    }
+
+    /**
+     * The 15-bit selector's protocol as TIES drives it: one counting pass (bracketed after the
+     * calibration), a second one in full only when it asks, then the scan; {@code recounted[0]}
+     * tells whether it asked.
+     */
+    private static boolean[] selectExact(DType d, float[] v, int chunk, long k, boolean[] recounted) {
+        MagnitudeSelector s = MagnitudeSelector.exact(d, v.length, k);
+        float[] buf = new float[chunk];
+        for (int pass = 0; pass < 2; pass++) {
+            for (int off = 0; off < v.length; off += chunk) {
+                int len = Math.min(chunk, v.length - off);
+                System.arraycopy(v, off, buf, 0, len);
+                s.countHigh(buf, len);
+            }
+            s.endHigh();
+            if (pass == 0) {
+                recounted[0] = s.needsRecount();
+            }
+            if (!s.needsRecount()) {
+                break;
+            }
+        }
+        assertThat(s.needsLowPass()).isFalse();
+        s.rewind();
+        boolean[] out = new boolean[v.length];
+        for (int e = 0; e < v.length; e++) {
+            out[e] = s.selected(0, MagnitudeSelector.key(v[e]));
+        }
+        return out;
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"BF16", "F16"})
+    void bracketedCountSelectsTheReferenceAndRecountsWhenTheFirstChunkMisleads(String dtype) {
+        DType d = DType.valueOf(dtype);
+        Random r = new Random(5);
+        int n = 300_007;
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = Codec.round(d, (float) (r.nextGaussian() * 2e-3));
+        }
+        boolean[] recounted = new boolean[1];
+        for (double q : new double[] {0.01, 0.1, 0.5, 0.9, 0.99}) {
+            long k = (long) (q * n);
+            for (int chunk : new int[] {65536, 4099}) {
+                assertThat(selectExact(d, v, chunk, k, recounted)).as("q=%s chunk=%d", q, chunk)
+                        .isEqualTo(reference(v, k));
+                assertThat(recounted[0]).as("a representative first chunk needs no recount").isFalse();
+            }
+        }
+        // the first 65536 elements a hundred times smaller than the rest: their bracket misses
+        float[] w = v.clone();
+        for (int i = 0; i < MagnitudeSelector.CALIBRATION; i++) {
+            w[i] = Codec.round(d, w[i] * 0.01f);
+        }
+        long k = n / 2;
+        assertThat(selectExact(d, w, 65536, k, recounted)).isEqualTo(reference(w, k));
+        assertThat(recounted[0]).isTrue();
     }
 
     private static long count(boolean[] b) {

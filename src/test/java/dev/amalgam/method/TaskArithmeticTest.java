@@ -12,6 +12,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.stream.IntStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.offset;
@@ -142,6 +143,39 @@ class TaskArithmeticTest {
         assertThat(run(TaskArithmetic.breadcrumbs(), c, new float[][]{base, a}, 3))
                 .as("int(gamma*numel) == 0 drops no outliers instead of zeroing everything")
                 .containsExactly(0, 0, 0, 0, 0, 6, 7, 8, 9, 10);
+    }
+
+    /**
+     * A tensor larger than the selector's calibration: counted in one chunk (no bracket), in
+     * executor chunks (bracketed), and with a first chunk far smaller than the rest (the bracket
+     * misses and the merge adds a recount pass): the same bits, with rescale too.
+     */
+    @Test
+    void tiesBracketedAndRecountedCountsGiveTheSameMergeAsOneFullCount() {
+        int n = 3 * MagnitudeSelector.CALIBRATION + 123;
+        DType d = DType.BF16;
+        float[] base = gaussian(n, 0.02, 1);
+        float[] a = gaussian(n, 0.002, 2);
+        float[] b = gaussian(n, 0.002, 3);
+        for (int i = 0; i < n; i++) {
+            base[i] = Codec.round(d, base[i]);
+            a[i] = Codec.round(d, base[i] + a[i] * (i < MagnitudeSelector.CALIBRATION ? 0.01f : 1f));
+            b[i] = Codec.round(d, base[i] + b[i]);
+        }
+        for (double rescale : new double[] {0, 1}) {
+            MergeContext c = ctx(new long[]{n}, d, Map.of("rescale", rescale), List.of(model(0.6, 0.4),
+                    model(0.4, 0.7)), 0);
+            TaskArithmetic ties = TaskArithmetic.ties();
+            TensorMerge whole = ties.prepare(withDefaults(ties, c));
+            float[] one = Drive.run(whole, new float[][]{base, a, b}, n, n);
+            assertThat(whole.measuringPasses()).isEqualTo(rescale == 0 ? 1 : 2);
+            TensorMerge chunked = ties.prepare(withDefaults(ties, c));
+            float[] many = Drive.run(chunked, new float[][]{base, a, b}, MagnitudeSelector.CALIBRATION, n);
+            assertThat(chunked.measuringPasses()).as("model a's bracket missed: one recount").isEqualTo(
+                    rescale == 0 ? 2 : 3);
+            assertThat(many).isEqualTo(one);
+            assertThat(IntStream.range(0, n).filter(i -> many[i] != base[i]).count()).isGreaterThan(n / 4);
+        }
     }
 
     @Test
