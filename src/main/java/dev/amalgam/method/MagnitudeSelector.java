@@ -28,7 +28,9 @@ import java.util.Arrays;
  * <p>Values that are all representable in bfloat16 or float16 ({@link #exact}) have at most 15
  * magnitude bits: the bfloat16 pattern, or the float16 one, orders them as their float32 keys do,
  * so the first histogram, over those 15 bits, already gives every threshold exactly and the
- * second pass is skipped ({@link #needsLowPass()}).
+ * second pass is skipped ({@link #needsLowPass()}). With one cut-off, that pass histograms only
+ * a bracket of keys after its first {@link #CALIBRATION} elements ({@link #countHigh}); a bracket
+ * that misses the cut-off asks for the pass once more, in full ({@link #needsRecount}).
  */
 final class MagnitudeSelector {
 

@@ -14,7 +14,9 @@ import java.util.List;
  * passes depend on the sparsification of the models whose density is below 1:
  * <ul>
  *   <li>magnitude, outliers: (1) the histogram of |δ| (with rescale also ‖δ‖₁), then, for float32
- *       values only, (2) the low-bit histogram; with rescale (3) ‖kept‖₁;</li>
+ *       values only, (2) the low-bit histogram; with rescale (3) ‖kept‖₁. For 16-bit values
+ *       pass (1) counts in a bracket after its first chunk, and when a bracket misses a RECOUNT
+ *       pass follows it (added in {@link #endPass});</li>
  *   <li>random, DELLA with rescale: (1) ‖δ‖₁ and ‖kept‖₁;</li>
  *   <li>otherwise none.</li>
  * </ul>
