@@ -115,7 +115,7 @@ public final class StreamingCopy {
         for (Operand op : t.operands()) {
             largest = Math.max(largest, op.tensor().data().byteSize());
         }
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofConfined(); SafetensorsWriter.Run run = w.run(t.name(), 0)) {
             MemorySegment scratch = arena.allocate(Math.max(1, Math.min(BLOCK, Math.max(largest, outBytes))));
             boolean first = true;
             for (Operand op : t.operands()) {
@@ -124,7 +124,7 @@ public final class StreamingCopy {
                     long len = Math.min(BLOCK, src.byteSize() - off);
                     if (first && done < outBytes) {
                         long n = Math.min(len, outBytes - done);
-                        w.write(t.name(), done, src.asSlice(off, n));
+                        run.write(src.asSlice(off, n));
                         done += n;
                         if (n < len) {
                             MemorySegment.copy(src, off + n, scratch, 0, len - n);
@@ -137,7 +137,7 @@ public final class StreamingCopy {
             }
             while (done < outBytes) {
                 long n = Math.min(scratch.byteSize(), outBytes - done);
-                w.write(t.name(), done, scratch.asSlice(0, n));
+                run.write(scratch.asSlice(0, n));
                 done += n;
             }
         }

@@ -107,10 +107,15 @@ public final class Executor {
                         : Journal.create(dir.partial(), fingerprint)) {
                     options.listener().started(plan.tensors().size(), plan.bytesToWrite());
                     journal.started();
-                    runTensors(plan, writers, options, read, kept, journal, guard);
-                }
-                for (SafetensorsWriter w : open) {
-                    w.finish();
+                    try {
+                        runTensors(plan, writers, options, read, kept, journal, guard);
+                        for (SafetensorsWriter w : open) {
+                            w.finish();
+                        }
+                    } finally {
+                        // writes still in flight journal their tensors as they land: before the journal closes
+                        open.forEach(SafetensorsWriter::close);
+                    }
                 }
             } finally {
                 open.forEach(SafetensorsWriter::close);
@@ -265,7 +270,8 @@ public final class Executor {
                             guard.record(t.name(), total.badIn(), total.badOut());
                             read.addAndGet(t.bytesRead() * total.reads());
                             release(t);
-                            journal.record(t.name(), total.crc());
+                            // journaled once its bytes are in the file, not only staged for it
+                            w.whenWritten(t.name(), () -> journal.record(t.name(), total.crc()));
                             options.listener().tensorDone(t);
                         }
                         return null;
@@ -370,11 +376,13 @@ public final class Executor {
             if (t.copy() && t.operands().getFirst().tensor().stored()) {
                 MemorySegment src = t.operands().getFirst().tensor().data();
                 long end = p.to() * esz;
-                for (long off = p.from() * esz; off < end; off += COPY_BLOCK) {
-                    long len = Math.min(COPY_BLOCK, end - off);
-                    MemorySegment piece = src.asSlice(off, len);
-                    w.write(t.name(), off, piece);
-                    crc.update(piece.asByteBuffer());
+                try (SafetensorsWriter.Run run = w.run(t.name(), p.from() * esz)) {
+                    for (long off = p.from() * esz; off < end; off += COPY_BLOCK) {
+                        long len = Math.min(COPY_BLOCK, end - off);
+                        MemorySegment piece = src.asSlice(off, len);
+                        run.write(piece);
+                        crc.update(piece.asByteBuffer());
+                    }
                 }
                 return new RangeResult((int) crc.getValue(), 0, 0, 1);
             }
@@ -408,7 +416,7 @@ public final class Executor {
             }
             long badIn = 0;
             long badOut = 0;
-            try (Arena arena = Arena.ofConfined()) {
+            try (Arena arena = Arena.ofConfined(); SafetensorsWriter.Run run = w.run(t.name(), p.from() * esz)) {
                 MemorySegment buf = arena.allocate((long) size * esz);
                 for (long off = p.from(); off < p.to(); off += size) {
                     int len = (int) Math.min(size, p.to() - off);
@@ -425,7 +433,7 @@ public final class Executor {
                     }
                     Codec.encode(t.dtype(), out, 0, len, buf, 0);
                     MemorySegment piece = buf.asSlice(0, (long) len * esz);
-                    w.write(t.name(), off * esz, piece);
+                    run.write(piece);
                     crc.update(piece.asByteBuffer());
                 }
             }

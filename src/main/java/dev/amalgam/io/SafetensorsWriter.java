@@ -8,7 +8,6 @@ import dev.amalgam.error.Where;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -89,10 +88,11 @@ public final class SafetensorsWriter implements AutoCloseable {
         }
     }
 
-    /** Largest piece handed to one positional write. */
-    private static final long WRITE_CHUNK = 1L << 30;
-    /** Largest staging copy for heap segments that cannot be viewed as a ByteBuffer. */
-    private static final long STAGE_CHUNK = 4L << 20;
+    /**
+     * Whether writers may write whole blocks with {@code O_DIRECT} ({@link StagedWrites}); the
+     * system property {@code amalgam.directWrites=false} sends every write through the page cache.
+     */
+    static final boolean DIRECT = !"false".equals(System.getProperty("amalgam.directWrites"));
 
     private static final JsonFactory JSON = new JsonFactory();
 
@@ -101,6 +101,10 @@ public final class SafetensorsWriter implements AutoCloseable {
         final long fileStart;
         final long size;
         final AtomicLong written = new AtomicLong();
+        /** Bytes in the file (not only staged); guarded by the slot. */
+        long landed;
+        /** Runs once every byte has landed; guarded by the slot. */
+        Runnable whenLanded;
 
         Slot(String name, long fileStart, long size) {
             this.name = name;
@@ -113,14 +117,27 @@ public final class SafetensorsWriter implements AutoCloseable {
     private final FileChannel channel;
     private final Map<String, Slot> slots;
     private final Writeback writeback;
+    private final StagedWrites staged;
+    private volatile RuntimeException actionFailure;
     private volatile boolean finished;
     private volatile boolean closed;
 
-    private SafetensorsWriter(Path path, FileChannel channel, Map<String, Slot> slots) {
+    private SafetensorsWriter(Path path, FileChannel channel, Map<String, Slot> slots, boolean direct) {
         this.path = path;
         this.channel = channel;
         this.slots = slots;
         this.writeback = Writeback.open(path);
+        this.staged = StagedWrites.open(path, channel, writeback, direct);
+    }
+
+    /** Whether whole blocks of this file go straight to the device ({@code O_DIRECT}). */
+    public boolean directWrites() {
+        return staged.direct();
+    }
+
+    /** Bytes written so far straight to the device, past the page cache. */
+    public long directBytes() {
+        return staged.directBytes();
     }
 
     /**
@@ -132,6 +149,11 @@ public final class SafetensorsWriter implements AutoCloseable {
      *                 empty writes none
      */
     public static SafetensorsWriter create(Path path, List<Entry> entries, Map<String, String> metadata) {
+        return create(path, entries, metadata, DIRECT);
+    }
+
+    /** {@link #create}, with whole blocks written directly where the file system allows it ({@code direct}). */
+    static SafetensorsWriter create(Path path, List<Entry> entries, Map<String, String> metadata, boolean direct) {
         byte[] header = header(path, entries, metadata);
         long dataStart = 8L + header.length;
         Map<String, Slot> slots = LinkedHashMap.newLinkedHashMap(entries.size());
@@ -172,7 +194,7 @@ public final class SafetensorsWriter implements AutoCloseable {
             throw AmalgamException.io("cannot write the header of '" + path + "': " + e.getMessage(),
                     Where.file(path), "check free disk space", e);
         }
-        return new SafetensorsWriter(path, ch, slots);
+        return new SafetensorsWriter(path, ch, slots, direct);
     }
 
     /**
@@ -212,7 +234,7 @@ public final class SafetensorsWriter implements AutoCloseable {
                 closeQuietly(ch);
                 return null;
             }
-            return new SafetensorsWriter(path, ch, slots);
+            return new SafetensorsWriter(path, ch, slots, DIRECT);
         } catch (IOException e) {
             if (ch != null) {
                 closeQuietly(ch);
@@ -228,6 +250,46 @@ public final class SafetensorsWriter implements AutoCloseable {
             throw AmalgamException.internal("tensor '" + name + "' is not in the header of " + path, null);
         }
         slot.written.set(slot.size);
+        land(slot, slot.size);
+    }
+
+    /**
+     * Runs {@code action} once every byte of tensor {@code name} is in the file (now, if it
+     * already is), on the thread that wrote the last of them. An exception it throws is
+     * reported by {@link #finish()}. Bytes that fail to be written never run it.
+     */
+    public void whenWritten(String name, Runnable action) {
+        Slot s = slot(name);
+        boolean now;
+        synchronized (s) {
+            now = s.landed == s.size;
+            if (!now) {
+                s.whenLanded = action;
+            }
+        }
+        if (now) {
+            action.run();
+        }
+    }
+
+    private void land(Slot s, long bytes) {
+        Runnable action = null;
+        synchronized (s) {
+            s.landed += bytes;
+            if (s.landed == s.size && s.whenLanded != null) {
+                action = s.whenLanded;
+                s.whenLanded = null;
+            }
+        }
+        if (action != null) {
+            try {
+                action.run();
+            } catch (RuntimeException e) {
+                if (actionFailure == null) {
+                    actionFailure = e;
+                }
+            }
+        }
     }
 
     /** The exact size in bytes of the file {@link #create} writes for these entries. */
@@ -313,46 +375,117 @@ public final class SafetensorsWriter implements AutoCloseable {
 
     /**
      * Writes {@code src}'s bytes to tensor {@code name}, starting {@code byteOffsetInTensor} bytes into
-     * the tensor. Thread-safe; pieces may arrive in any order.
+     * the tensor. Thread-safe; pieces may arrive in any order. The bytes are staged: they reach
+     * the file by {@link #finish()}.
      */
     public void write(String name, long byteOffsetInTensor, MemorySegment src) {
-        Slot s = slot(name);
-        long n = src.byteSize();
-        if (byteOffsetInTensor < 0 || byteOffsetInTensor > s.size - n) {
-            throw AmalgamException.internal(String.format(Locale.ROOT,
-                    "write of %d bytes at byte %d of tensor '%s' falls outside its %d bytes (%s)",
-                    n, byteOffsetInTensor, name, s.size, path), null);
+        try (Run run = run(name, byteOffsetInTensor)) {
+            run.write(src);
         }
-        long pos = s.fileStart + byteOffsetInTensor;
-        try {
-            boolean viewable = src.heapBase().map(b -> b instanceof byte[]).orElse(true);
-            if (viewable) {
-                for (long done = 0; done < n; ) {
-                    long len = Math.min(WRITE_CHUNK, n - done);
-                    writeFully(channel, src.asSlice(done, len).asByteBuffer(), pos + done);
-                    writeback.wrote(len);
-                    done += len;
+    }
+
+    /**
+     * A run of contiguous writes to tensor {@code name} from {@code byteOffsetInTensor} on, for
+     * one thread: each {@link Run#write} appends where the last one ended, into a staging buffer
+     * that goes to the file when it is full and at {@link Run#close()}. Runs of any number of
+     * threads may be open at once, on disjoint ranges.
+     */
+    public Run run(String name, long byteOffsetInTensor) {
+        Slot s = slot(name);
+        if (byteOffsetInTensor < 0 || byteOffsetInTensor > s.size) {
+            throw AmalgamException.internal(String.format(Locale.ROOT,
+                    "a write at byte %d of tensor '%s' falls outside its %d bytes (%s)",
+                    byteOffsetInTensor, name, s.size, path), null);
+        }
+        checkFailure();
+        return new Run(s, s.fileStart + byteOffsetInTensor);
+    }
+
+    /** Contiguous writes into one tensor; see {@link #run}. Not thread-safe; close it once done. */
+    public final class Run implements AutoCloseable {
+        private final Slot slot;
+        private long pos;
+        private MemorySegment buf;
+        private long bufStart;
+        private int from;
+        private int fill;
+
+        private Run(Slot slot, long pos) {
+            this.slot = slot;
+            this.pos = pos;
+        }
+
+        /** Appends {@code src}'s bytes. */
+        public void write(MemorySegment src) {
+            long n = src.byteSize();
+            if (pos - slot.fileStart > slot.size - n) {
+                throw AmalgamException.internal(String.format(Locale.ROOT,
+                        "write of %d bytes at byte %d of tensor '%s' falls outside its %d bytes (%s)",
+                        n, pos - slot.fileStart, slot.name, slot.size, path), null);
+            }
+            if (slot.written.addAndGet(n) > slot.size) {
+                throw AmalgamException.internal(String.format(Locale.ROOT,
+                        "tensor '%s' received more than its %d bytes: some range was written twice (%s)",
+                        slot.name, slot.size, path), null);
+            }
+            checkFailure();
+            for (long done = 0; done < n; ) {
+                if (buf == null) {
+                    buf = StagedWrites.acquire();
+                    bufStart = pos - pos % staged.block();
+                    from = (int) (pos - bufStart);
+                    fill = from;
                 }
-            } else {
-                try (Arena arena = Arena.ofConfined()) {
-                    MemorySegment stage = arena.allocate(Math.min(STAGE_CHUNK, Math.max(n, 1)));
-                    for (long done = 0; done < n; ) {
-                        long len = Math.min(stage.byteSize(), n - done);
-                        MemorySegment.copy(src, done, stage, 0, len);
-                        writeFully(channel, stage.asSlice(0, len).asByteBuffer(), pos + done);
-                        writeback.wrote(len);
-                        done += len;
-                    }
+                int k = (int) Math.min(StagedWrites.BUFFER - fill, n - done);
+                MemorySegment.copy(src, done, buf, fill, k);
+                fill += k;
+                pos += k;
+                done += k;
+                if (fill == StagedWrites.BUFFER) {
+                    submit();
                 }
             }
-        } catch (IOException e) {
-            throw AmalgamException.io("cannot write tensor '" + name + "' to '" + path + "': " + e.getMessage(),
-                    Where.offset(path, name, pos), "check free disk space", e);
         }
-        if (s.written.addAndGet(n) > s.size) {
-            throw AmalgamException.internal(String.format(Locale.ROOT,
-                    "tensor '%s' received more than its %d bytes: some range was written twice (%s)",
-                    name, s.size, path), null);
+
+        /** Appends {@code src}'s remaining bytes; afterwards its position is at its limit. */
+        public void write(ByteBuffer src) {
+            write(MemorySegment.ofBuffer(src));
+            src.position(src.limit());
+        }
+
+        private void submit() {
+            MemorySegment b = buf;
+            buf = null;
+            int bytes = fill - from;
+            staged.submit(slot.name, b, bufStart, from, fill, () -> land(slot, bytes));
+        }
+
+        /** Hands the staged rest of the run to the file. */
+        @Override
+        public void close() {
+            if (buf != null) {
+                if (fill > from) {
+                    submit();
+                } else {
+                    StagedWrites.release(buf);
+                    buf = null;
+                }
+            }
+            checkFailure();
+        }
+    }
+
+    /** Throws the first failed staged write, naming its tensor and position. */
+    private void checkFailure() {
+        RuntimeException a = actionFailure;
+        if (a != null) {
+            throw a;
+        }
+        StagedWrites.Failure f = staged.failure();
+        if (f != null) {
+            throw AmalgamException.io("cannot write tensor '" + f.tensor() + "' to '" + path + "': "
+                            + f.cause().getMessage(), Where.offset(path, f.tensor(), f.position()),
+                    "check free disk space", f.cause());
         }
     }
 
@@ -361,8 +494,9 @@ public final class SafetensorsWriter implements AutoCloseable {
      * afterwards {@code src}'s position is at its limit. Thread-safe.
      */
     public void write(String name, long byteOffsetInTensor, ByteBuffer src) {
-        write(name, byteOffsetInTensor, MemorySegment.ofBuffer(src));
-        src.position(src.limit());
+        try (Run run = run(name, byteOffsetInTensor)) {
+            run.write(src);
+        }
     }
 
     /**
@@ -380,6 +514,9 @@ public final class SafetensorsWriter implements AutoCloseable {
                         Where.tensor(path, s.name), "this is a bug in Amalgam; please report it with --stacktrace output");
             }
         }
+        staged.drain();
+        checkFailure();
+        staged.close();
         writeback.close();
         try {
             channel.force(true);
@@ -397,6 +534,8 @@ public final class SafetensorsWriter implements AutoCloseable {
     public void close() {
         if (!closed) {
             closed = true;
+            staged.drain();
+            staged.close();
             writeback.close();
             closeQuietly(channel);
         }
@@ -416,10 +555,7 @@ public final class SafetensorsWriter implements AutoCloseable {
     }
 
     private static void writeFully(FileChannel ch, ByteBuffer buf, long position) throws IOException {
-        long pos = position;
-        while (buf.hasRemaining()) {
-            pos += ch.write(buf, pos);
-        }
+        StagedWrites.writeFully(ch, buf, position);
     }
 
     private static void closeQuietly(FileChannel ch) {
