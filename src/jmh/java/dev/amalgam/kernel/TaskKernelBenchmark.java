@@ -97,6 +97,11 @@ public class TaskKernelBenchmark {
     }
 
     @Benchmark
+    public long countNonFinite() {
+        return k.countNonFinite(in[1], N);
+    }
+
+    @Benchmark
     public float[] maskTop() {
         k.subRound(d, in[0], base, out, N);
         k.maskTop(out, N, threshold, 100, true);

@@ -1,5 +1,7 @@
 package dev.amalgam.exec;
 
+import dev.amalgam.kernel.Kernels;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -15,12 +17,7 @@ final class NumericGuard {
 
     /** Non-finite values among {@code v[0..n)}. */
     static long nonFinite(float[] v, int n) {
-        int bad = 0;
-        for (int i = 0; i < n; i++) {
-            // an all-ones exponent (NaN or ±Inf) plus the exponent's lowest bit carries into bit 31
-            bad += ((Float.floatToRawIntBits(v[i]) & 0x7F800000) + 0x00800000) >>> 31;
-        }
-        return bad;
+        return Kernels.countNonFinite(v, n);
     }
 
     synchronized void record(String tensor, long badInputs, long badOutputs) {

@@ -78,6 +78,9 @@ interface KernelProvider {
      */
     long bracketKeys(float[] v, int n, int lo, int hi, int[] inside);
 
+    /** How many of {@code v[0..n)} are NaN or infinite. */
+    long countNonFinite(float[] v, int n);
+
     /** {@code v[e] = v[e]·0} where bit e of {@code bits} (bit {@code e & 63} of {@code bits[e >>> 6]}) is clear. */
     void maskBits(float[] v, int n, long[] bits);
 

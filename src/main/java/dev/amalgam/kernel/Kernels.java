@@ -137,6 +137,11 @@ public final class Kernels {
         return IMPL.bracketKeys(v, n, lo, hi, inside);
     }
 
+    /** How many of {@code v[0..n)} are NaN or infinite. */
+    public static long countNonFinite(float[] v, int n) {
+        return IMPL.countNonFinite(v, n);
+    }
+
     /** {@code v[e] = v[e]·0} where bit e of {@code bits} is clear. */
     public static void maskBits(float[] v, int n, long[] bits) {
         IMPL.maskBits(v, n, bits);

@@ -243,6 +243,21 @@ final class ScalarKernels implements KernelProvider {
     }
 
     @Override
+    public long countNonFinite(float[] v, int n) {
+        return countNonFiniteRange(v, 0, n);
+    }
+
+    /** {@link #countNonFinite} of elements [from, to) only. */
+    static long countNonFiniteRange(float[] v, int from, int to) {
+        long bad = 0;
+        for (int e = from; e < to; e++) {
+            // an all-ones exponent (NaN or ±Inf) plus the exponent's lowest bit carries into bit 31
+            bad += ((Float.floatToRawIntBits(v[e]) & 0x7F800000) + 0x00800000) >>> 31;
+        }
+        return bad;
+    }
+
+    @Override
     public void maskBits(float[] v, int n, long[] bits) {
         maskBitsRange(v, 0, n, bits);
     }

@@ -465,6 +465,17 @@ final class VectorKernels implements KernelProvider {
     }
 
     @Override
+    public long countNonFinite(float[] v, int n) {
+        int upper = n - n % L;
+        long bad = 0;
+        for (int e = 0; e < upper; e += L) {
+            bad += FloatVector.fromArray(F, v, e).reinterpretAsInts().and(F32_ABS)
+                    .compare(VectorOperators.GE, F32_INF).trueCount();
+        }
+        return bad + ScalarKernels.countNonFiniteRange(v, upper, n);
+    }
+
+    @Override
     public void maskBits(float[] v, int n, long[] bits) {
         int upper = n - n % L;
         for (int e = 0; e < upper; e += L) {

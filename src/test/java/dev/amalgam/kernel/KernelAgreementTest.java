@@ -409,6 +409,26 @@ class KernelAgreementTest {
     }
 
     @Test
+    void nonFiniteCountsAgree() {
+        assumeTrue(vector != null);
+        SplittableRandom r = new SplittableRandom(SEED);
+        float[] special = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.MAX_VALUE,
+            -Float.MAX_VALUE, Float.MIN_VALUE, -0f, Float.intBitsToFloat(0xFFC00001), Float.intBitsToFloat(0x7F800001)};
+        for (int n : CHUNKS) {
+            float[] x = randomFloats(r, n);
+            long expected = 0;
+            for (int i = 0; i < n; i++) {
+                if (r.nextInt(7) == 0) {
+                    x[i] = special[r.nextInt(special.length)];
+                }
+                expected += Float.isFinite(x[i]) ? 0 : 1;
+            }
+            assertThat(scalar.countNonFinite(x, n)).as("scalar n=%d", n).isEqualTo(expected);
+            assertThat(vector.countNonFinite(x, n)).as("vector n=%d", n).isEqualTo(expected);
+        }
+    }
+
+    @Test
     void bracketKeysAgree() {
         assumeTrue(vector != null);
         SplittableRandom r = new SplittableRandom(SEED);
