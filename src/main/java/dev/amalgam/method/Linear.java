@@ -2,6 +2,7 @@ package dev.amalgam.method;
 
 import dev.amalgam.io.DType;
 import dev.amalgam.kernel.Codec;
+import dev.amalgam.kernel.Kernels;
 
 import java.util.List;
 
@@ -81,40 +82,7 @@ public final class Linear implements MergeMethod {
         }
         boolean normalize = ctx.flag("normalize");
         float divisor = Codec.round(d, sumW);
-        return new TensorMerge() {
-            private float[] term = new float[0];
-
-            @Override
-            public void apply(float[][] in, int count, long offset, float[] out) {
-                if (term.length < count) {
-                    term = new float[count];
-                }
-                float w0 = w[0];
-                float[] x0 = in[0];
-                for (int e = 0; e < count; e++) {
-                    out[e] = w0 * x0[e];
-                }
-                Codec.round(d, out, 0, count);
-                for (int i = 1; i < n; i++) {
-                    float wi = w[i];
-                    float[] xi = in[i];
-                    for (int e = 0; e < count; e++) {
-                        term[e] = wi * xi[e];
-                    }
-                    Codec.round(d, term, 0, count);
-                    for (int e = 0; e < count; e++) {
-                        out[e] += term[e];
-                    }
-                }
-                Codec.round(d, out, 0, count);
-                if (normalize) {
-                    for (int e = 0; e < count; e++) {
-                        out[e] /= divisor;
-                    }
-                    Codec.round(d, out, 0, count);
-                }
-            }
-        };
+        return (in, count, offset, out) -> Kernels.weightedSum(d, w, in, count, normalize, divisor, out);
     }
 
     /** The sum of the weights as the method will divide by it, for plan-time checks. */
