@@ -21,8 +21,8 @@ import java.util.List;
  * Reference: https://en.wikipedia.org/wiki/Slerp. All scalar steps are float32 as in mergekit
  * (NumPy ≥ 2); the two reductions are accumulated in eight interleaved double sums keyed by
  * element index ({@link Kernels#sumSquares}) and rounded once, so they do not depend on chunking,
- * threads or vector width. Two measuring passes (norms, then the normalised dot product)
- * precede the output pass.
+ * threads or vector width. One measuring pass (the norms and a·b, so dot = a·b / (|a|·|b|),
+ * equal to the dot of the normalised copies up to float32 rounding) precedes the output pass.
  */
 public final class Slerp implements MergeMethod {
 
@@ -106,33 +106,33 @@ public final class Slerp implements MergeMethod {
             this.t = ctx.global("t");
         }
 
+        /**
+         * One pass: the norms and the dot product a·b, which divided by the norms is the dot of the
+         * normalised copies (mergekit's order: normalise, then dot) up to float32 rounding, which
+         * only feeds the colinearity test and acos. A second pass over the inputs is saved.
+         */
         @Override
         public int measuringPasses() {
-            return 2;
+            return 1;
         }
 
         @Override
         public void measure(int pass, float[][] in, int n, long offset) {
             float[] a = in[base];
             float[] b = in[other];
-            if (pass == 0) {
-                Kernels.sumSquares(a, n, offset, sqA);
-                Kernels.sumSquares(b, n, offset, sqB);
-            } else {
-                float na = normA > EPS ? normA : 1f;
-                float nb = normB > EPS ? normB : 1f;
-                Kernels.sumNormalizedProducts(a, na, b, nb, n, offset, dotAcc);
-            }
+            Kernels.sumSquares(a, n, offset, sqA);
+            Kernels.sumSquares(b, n, offset, sqB);
+            Kernels.sumNormalizedProducts(a, 1f, b, 1f, n, offset, dotAcc);
         }
 
         @Override
         public void endPass(int pass) {
-            if (pass == 0) {
-                normA = (float) Math.sqrt(Kernels.total(sqA));
-                normB = (float) Math.sqrt(Kernels.total(sqB));
-                return;
-            }
-            float dot = (float) Kernels.total(dotAcc);
+            normA = (float) Math.sqrt(Kernels.total(sqA));
+            normB = (float) Math.sqrt(Kernels.total(sqB));
+            // a vector whose norm is at most EPS is used as it is, not normalised
+            double na = normA > EPS ? normA : 1.0;
+            double nb = normB > EPS ? normB : 1.0;
+            float dot = (float) (Kernels.total(dotAcc) / (na * nb));
             if (Math.abs(dot) > DOT_THRESHOLD) {
                 c0 = (float) (1 - t);
                 c1 = (float) t;
