@@ -20,7 +20,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * JMH benchmarks of the elementwise merge passes — SLERP/LERP's {@code R(c0·a + c1·b)} and linear's
  * weighted sum of three models — scalar against Vector API, per working dtype, on one executor
- * chunk of 65536 elements. Kernel stage's benchmarks; the score is in elements per nanosecond.
+ * chunk of 65536 elements; and SLERP's reductions (three per element). Kernel stage's benchmarks; the score is in elements per nanosecond.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
@@ -44,6 +44,9 @@ public class MergeKernelBenchmark {
     private float[][] in;
     private float[] w;
     private float[] out;
+    private final double[] acc = new double[8];
+    private final double[] acc2 = new double[8];
+    private final double[] acc3 = new double[8];
 
     @Setup
     public void setup() {
@@ -73,5 +76,12 @@ public class MergeKernelBenchmark {
     public float[] weightedSum3() {
         k.weightedSum(d, w, in, N, true, Codec.round(d, 1.5f), out);
         return out;
+    }
+
+    /** SLERP's measuring pass: ‖a‖², ‖b‖² and a·b in the interleaved double sums (one output per element). */
+    @Benchmark
+    public double[] slerpReductions() {
+        k.slerpSums(in[0], in[1], N, 0, acc, acc2, acc3);
+        return acc;
     }
 }

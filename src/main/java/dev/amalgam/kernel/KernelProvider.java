@@ -95,10 +95,11 @@ interface KernelProvider {
     void sumSquares(float[] v, int n, long offset, double[] acc);
 
     /**
-     * Adds {@code (double) ((a[e] / na) · (b[e] / nb))}, the quotients and product in float32, to
-     * {@code acc[(offset + e) & 7]}: SLERP's dot product of the normalised operands.
+     * SLERP's reductions in one pass: adds {@code a[e]²}, {@code b[e]²} and {@code a[e]·b[e]}, in
+     * double, to element {@code (offset + e) & 7} of {@code sqA}, {@code sqB} and {@code dot}; the
+     * squares exactly as {@link #sumSquares} adds them.
      */
-    void sumNormalizedProducts(float[] a, float na, float[] b, float nb, int n, long offset, double[] acc);
+    void slerpSums(float[] a, float[] b, int n, long offset, double[] sqA, double[] sqB, double[] dot);
 
     /**
      * Magnitude keys of a row: {@code keys[j] = (bits(v[from+j]) & 0x7FFFFFFF) >>> shift} for j in

@@ -157,10 +157,9 @@ public final class Kernels {
         IMPL.sumSquares(v, n, offset, acc);
     }
 
-    /** Adds {@code (a[e]/na)·(b[e]/nb)} (float32, widened) to {@code acc[(offset + e) & 7]}. */
-    public static void sumNormalizedProducts(float[] a, float na, float[] b, float nb, int n, long offset,
-                                             double[] acc) {
-        IMPL.sumNormalizedProducts(a, na, b, nb, n, offset, acc);
+    /** SLERP's reductions: ‖a‖², ‖b‖² and a·b in the interleaved double sums, in one pass. */
+    public static void slerpSums(float[] a, float[] b, int n, long offset, double[] sqA, double[] sqB, double[] dot) {
+        IMPL.slerpSums(a, b, n, offset, sqA, sqB, dot);
     }
 
     /** Magnitude keys {@code (bits & 0x7FFFFFFF) >>> shift} of {@code v[from..from+n)}; (largest << 32 | smallest non-zero). */

@@ -292,15 +292,20 @@ final class ScalarKernels implements KernelProvider {
     }
 
     @Override
-    public void sumNormalizedProducts(float[] a, float na, float[] b, float nb, int n, long offset, double[] acc) {
-        sumNormalizedProductsRange(a, na, b, nb, 0, n, offset, acc);
+    public void slerpSums(float[] a, float[] b, int n, long offset, double[] sqA, double[] sqB, double[] dot) {
+        slerpSumsRange(a, b, 0, n, offset, sqA, sqB, dot);
     }
 
-    /** {@link #sumNormalizedProducts} of elements [from, to) only. */
-    static void sumNormalizedProductsRange(float[] a, float na, float[] b, float nb, int from, int to, long offset,
-                                           double[] acc) {
+    /** {@link #slerpSums} of elements [from, to) only. */
+    static void slerpSumsRange(float[] a, float[] b, int from, int to, long offset, double[] sqA, double[] sqB,
+                               double[] dot) {
         for (int e = from; e < to; e++) {
-            acc[(int) ((offset + e) & 7)] += (a[e] / na) * (b[e] / nb);
+            int k = (int) ((offset + e) & 7);
+            double x = a[e];
+            double y = b[e];
+            sqA[k] += x * x;
+            sqB[k] += y * y;
+            dot[k] += x * y;
         }
     }
 

@@ -510,33 +510,55 @@ final class VectorKernels implements KernelProvider {
         ScalarKernels.sumSquaresRange(v, upper, n, offset, acc);
     }
 
+    /*
+     * The three sums are independent chains, so one loop runs them side by side: each sum is a
+     * serial chain of double adds (one per eight elements, the interleaving's contract), and
+     * three kernels one after another each wait on theirs.
+     */
     @Override
-    public void sumNormalizedProducts(float[] a, float na, float[] b, float nb, int n, long offset, double[] acc) {
+    public void slerpSums(float[] a, float[] b, int n, long offset, double[] sqA, double[] sqB, double[] dot) {
         int head = (int) (-offset & 7);
         if (!INTERLEAVABLE || n - head < L) {
-            ScalarKernels.sumNormalizedProductsRange(a, na, b, nb, 0, n, offset, acc);
+            ScalarKernels.slerpSumsRange(a, b, 0, n, offset, sqA, sqB, dot);
             return;
         }
         int upper = n - (n - head) % L;
-        ScalarKernels.sumNormalizedProductsRange(a, na, b, nb, 0, head, offset, acc);
-        DoubleVector s0 = DoubleVector.fromArray(D, acc, 0);
-        DoubleVector s1 = EIGHT ? s0 : DoubleVector.fromArray(D, acc, 4);
+        ScalarKernels.slerpSumsRange(a, b, 0, head, offset, sqA, sqB, dot);
+        DoubleVector a0 = DoubleVector.fromArray(D, sqA, 0);
+        DoubleVector a1 = EIGHT ? a0 : DoubleVector.fromArray(D, sqA, 4);
+        DoubleVector b0 = DoubleVector.fromArray(D, sqB, 0);
+        DoubleVector b1 = EIGHT ? b0 : DoubleVector.fromArray(D, sqB, 4);
+        DoubleVector p0 = DoubleVector.fromArray(D, dot, 0);
+        DoubleVector p1 = EIGHT ? p0 : DoubleVector.fromArray(D, dot, 4);
         for (int e = head; e < upper; e += L) {
-            FloatVector p = FloatVector.fromArray(F, a, e).div(na).mul(FloatVector.fromArray(F, b, e).div(nb));
-            DoubleVector lo = (DoubleVector) p.convertShape(VectorOperators.F2D, D, 0);
-            DoubleVector hi = (DoubleVector) p.convertShape(VectorOperators.F2D, D, 1);
+            FloatVector x = FloatVector.fromArray(F, a, e);
+            FloatVector y = FloatVector.fromArray(F, b, e);
+            DoubleVector xl = (DoubleVector) x.convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector xh = (DoubleVector) x.convertShape(VectorOperators.F2D, D, 1);
+            DoubleVector yl = (DoubleVector) y.convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector yh = (DoubleVector) y.convertShape(VectorOperators.F2D, D, 1);
             if (EIGHT) {
-                s0 = s0.add(lo).add(hi);
+                a0 = a0.add(xl.mul(xl)).add(xh.mul(xh));
+                b0 = b0.add(yl.mul(yl)).add(yh.mul(yh));
+                p0 = p0.add(xl.mul(yl)).add(xh.mul(yh));
             } else {
-                s0 = s0.add(lo);
-                s1 = s1.add(hi);
+                a0 = a0.add(xl.mul(xl));
+                a1 = a1.add(xh.mul(xh));
+                b0 = b0.add(yl.mul(yl));
+                b1 = b1.add(yh.mul(yh));
+                p0 = p0.add(xl.mul(yl));
+                p1 = p1.add(xh.mul(yh));
             }
         }
-        s0.intoArray(acc, 0);
+        a0.intoArray(sqA, 0);
+        b0.intoArray(sqB, 0);
+        p0.intoArray(dot, 0);
         if (!EIGHT) {
-            s1.intoArray(acc, 4);
+            a1.intoArray(sqA, 4);
+            b1.intoArray(sqB, 4);
+            p1.intoArray(dot, 4);
         }
-        ScalarKernels.sumNormalizedProductsRange(a, na, b, nb, upper, n, offset, acc);
+        ScalarKernels.slerpSumsRange(a, b, upper, n, offset, sqA, sqB, dot);
     }
 
     @Override

@@ -20,7 +20,7 @@ import java.util.List;
  * </pre>
  * Reference: https://en.wikipedia.org/wiki/Slerp. All scalar steps are float32 as in mergekit
  * (NumPy ≥ 2); the two reductions are accumulated in eight interleaved double sums keyed by
- * element index ({@link Kernels#sumSquares}) and rounded once, so they do not depend on chunking,
+ * element index ({@link Kernels#slerpSums}) and rounded once, so they do not depend on chunking,
  * threads or vector width. One measuring pass (the norms and a·b, so dot = a·b / (|a|·|b|),
  * equal to the dot of the normalised copies up to float32 rounding) precedes the output pass.
  */
@@ -120,9 +120,7 @@ public final class Slerp implements MergeMethod {
         public void measure(int pass, float[][] in, int n, long offset) {
             float[] a = in[base];
             float[] b = in[other];
-            Kernels.sumSquares(a, n, offset, sqA);
-            Kernels.sumSquares(b, n, offset, sqB);
-            Kernels.sumNormalizedProducts(a, 1f, b, 1f, n, offset, dotAcc);
+            Kernels.slerpSums(a, b, n, offset, sqA, sqB, dotAcc);
         }
 
         @Override

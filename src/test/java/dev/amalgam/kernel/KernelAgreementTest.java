@@ -800,14 +800,20 @@ class KernelAgreementTest {
                     scalar.sumSquares(a, n, offset, s);
                     vector.sumSquares(a, n, offset, v);
                     assertThat(v).as("sumSquares n=%d offset=%d wild=%s", n, offset, wild).containsExactly(s);
-                    s = new double[8];
-                    v = new double[8];
-                    scalar.sumNormalizedProducts(a, 3.5f, b, 0.75f, n, offset, s);
-                    vector.sumNormalizedProducts(a, 3.5f, b, 0.75f, n, offset, v);
-                    for (int i = 0; i < 8; i++) {
-                        // NaN lanes match as NaN (their payloads are arithmetic's), numbers bit for bit
-                        assertThat(Double.valueOf(v[i])).as("dot n=%d offset=%d lane %d", n, offset, i)
-                                .isEqualTo(Double.valueOf(s[i]));
+                    double[][] sums = new double[6][8];
+                    sums[0][3] = sums[3][3] = 0.25; // the sums carry on from what they hold
+                    scalar.slerpSums(a, b, n, offset, sums[0], sums[1], sums[2]);
+                    vector.slerpSums(a, b, n, offset, sums[3], sums[4], sums[5]);
+                    double[] squaresB = new double[8];
+                    scalar.sumSquares(b, n, offset, squaresB);
+                    assertThat(sums[1]).as("slerpSums' |b|² is sumSquares'").containsExactly(squaresB);
+                    for (int j = 0; j < 3; j++) {
+                        for (int i = 0; i < 8; i++) {
+                            // NaN lanes match as NaN (their payloads are arithmetic's), numbers bit for bit
+                            assertThat(Double.valueOf(sums[3 + j][i]))
+                                    .as("slerpSums %d n=%d offset=%d wild=%s lane %d", j, n, offset, wild, i)
+                                    .isEqualTo(Double.valueOf(sums[j][i]));
+                        }
                     }
                 }
             }
