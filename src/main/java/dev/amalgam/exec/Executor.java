@@ -417,7 +417,9 @@ public final class Executor {
             long badIn = 0;
             long badOut = 0;
             try (Arena arena = Arena.ofConfined(); SafetensorsWriter.Run run = w.run(t.name(), p.from() * esz)) {
-                MemorySegment buf = arena.allocate((long) size * esz);
+                // chunks are encoded straight into the writer's staging memory where one fits
+                boolean inPlace = (long) size * esz <= run.maxNext();
+                MemorySegment buf = inPlace ? null : arena.allocate((long) size * esz);
                 for (long off = p.from(); off < p.to(); off += size) {
                     int len = (int) Math.min(size, p.to() - off);
                     for (int k = 0; k < n; k++) {
@@ -431,9 +433,11 @@ public final class Executor {
                             badIn += NumericGuard.nonFinite(in[k], len);
                         }
                     }
-                    Codec.encode(t.dtype(), out, 0, len, buf, 0);
-                    MemorySegment piece = buf.asSlice(0, (long) len * esz);
-                    run.write(piece);
+                    MemorySegment piece = inPlace ? run.next((long) len * esz) : buf.asSlice(0, (long) len * esz);
+                    Codec.encode(t.dtype(), out, 0, len, piece, 0);
+                    if (!inPlace) {
+                        run.write(piece);
+                    }
                     crc.update(piece.asByteBuffer());
                 }
             }

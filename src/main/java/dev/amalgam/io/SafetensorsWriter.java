@@ -418,6 +418,54 @@ public final class SafetensorsWriter implements AutoCloseable {
         /** Appends {@code src}'s bytes. */
         public void write(MemorySegment src) {
             long n = src.byteSize();
+            claim(n);
+            for (long done = 0; done < n; ) {
+                if (buf == null) {
+                    start();
+                }
+                int k = (int) Math.min(StagedWrites.BUFFER - fill, n - done);
+                MemorySegment.copy(src, done, buf, fill, k);
+                fill += k;
+                pos += k;
+                done += k;
+                if (fill == StagedWrites.BUFFER) {
+                    submit();
+                }
+            }
+        }
+
+        /** The most bytes one {@link #next} hands out. */
+        public long maxNext() {
+            return StagedWrites.BUFFER - staged.block();
+        }
+
+        /**
+         * The staging memory for the next {@code bytes} bytes of the run ({@link #maxNext()} at
+         * most), to be filled in place — what saves encoding into a buffer of one's own and
+         * copying it — before the next call on this run.
+         */
+        public MemorySegment next(long bytes) {
+            if (bytes > maxNext()) {
+                throw new IllegalArgumentException(bytes + " bytes is more than one staged piece holds");
+            }
+            claim(bytes);
+            if (buf != null && fill + bytes > StagedWrites.BUFFER) {
+                submit();
+            }
+            if (buf == null) {
+                start();
+            }
+            MemorySegment piece = buf.asSlice(fill, bytes);
+            fill += (int) bytes;
+            pos += bytes;
+            return piece;
+        }
+
+        /** Checks that {@code n} more bytes fit the tensor and counts them as written. */
+        private void claim(long n) {
+            if (buf != null && fill == StagedWrites.BUFFER) {
+                submit(); // filled by the last next()
+            }
             if (pos - slot.fileStart > slot.size - n) {
                 throw AmalgamException.internal(String.format(Locale.ROOT,
                         "write of %d bytes at byte %d of tensor '%s' falls outside its %d bytes (%s)",
@@ -429,22 +477,14 @@ public final class SafetensorsWriter implements AutoCloseable {
                         slot.name, slot.size, path), null);
             }
             checkFailure();
-            for (long done = 0; done < n; ) {
-                if (buf == null) {
-                    buf = StagedWrites.acquire();
-                    bufStart = pos - pos % staged.block();
-                    from = (int) (pos - bufStart);
-                    fill = from;
-                }
-                int k = (int) Math.min(StagedWrites.BUFFER - fill, n - done);
-                MemorySegment.copy(src, done, buf, fill, k);
-                fill += k;
-                pos += k;
-                done += k;
-                if (fill == StagedWrites.BUFFER) {
-                    submit();
-                }
-            }
+        }
+
+        /** A staging buffer whose byte 0 belongs at the block boundary at or below {@code pos}. */
+        private void start() {
+            buf = StagedWrites.acquire();
+            bufStart = pos - pos % staged.block();
+            from = (int) (pos - bufStart);
+            fill = from;
         }
 
         /** Appends {@code src}'s remaining bytes; afterwards its position is at its limit. */

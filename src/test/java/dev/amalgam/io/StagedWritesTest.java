@@ -123,6 +123,38 @@ class StagedWritesTest {
     }
 
     @Test
+    void piecesFilledInPlaceLandLikeCopies() throws Exception {
+        Path p = dir.resolve("n.safetensors");
+        int size = 2 * StagedWrites.BUFFER + 777;
+        List<SafetensorsWriter.Entry> entries = List.of(
+                new SafetensorsWriter.Entry("head", DType.U8, new long[] {3}),
+                new SafetensorsWriter.Entry("x", DType.U8, new long[] {size}));
+        byte[] data = random(size, 5);
+        try (SafetensorsWriter w = SafetensorsWriter.create(p, entries, PT)) {
+            w.write("head", 0, MemorySegment.ofArray(new byte[] {1, 2, 3}));
+            try (SafetensorsWriter.Run run = w.run("x", 0)) {
+                SplittableRandom r = new SplittableRandom(6);
+                // a first piece that leaves less than a block of its staging buffer, then pieces that mostly do not fit the rest
+                int first = (int) (run.maxNext() - (w.tensorFileOffset("x") % 4096));
+                for (int at = 0; at < size; ) {
+                    int n = at == 0 ? first : Math.min(size - at, 1 + r.nextInt((int) run.maxNext()));
+                    if (r.nextInt(4) == 0) {
+                        run.write(MemorySegment.ofArray(data).asSlice(at, n));
+                    } else {
+                        MemorySegment.copy(MemorySegment.ofArray(data), at, run.next(n), 0, n);
+                    }
+                    at += n;
+                }
+                assertThatThrownBy(() -> run.next(1)).hasMessageContaining("falls outside");
+                assertThatThrownBy(() -> run.next(run.maxNext() + 1)).isInstanceOf(IllegalArgumentException.class);
+            }
+            w.finish();
+            assertThat(read(p, w.tensorFileOffset("x"), size)).isEqualTo(data);
+            assertThat(read(p, w.tensorFileOffset("head"), 3)).containsExactly(1, 2, 3);
+        }
+    }
+
+    @Test
     void moreOpenRunsThanStagingBuffersAllFinish() throws Exception {
         int threads = 3 * StagedWrites.POOL;
         int each = StagedWrites.BUFFER + 99_999;
