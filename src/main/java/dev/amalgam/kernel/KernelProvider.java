@@ -134,6 +134,16 @@ interface KernelProvider {
     void taskCombine(DType d, float[][] wd, float[] w, float[] base, int n, boolean consensus, boolean normalize,
                      float divisor, boolean scale, float lambda, float[] out);
 
+    /**
+     * Task arithmetic with neither sparsification nor consensus, per element: the task vectors
+     * {@code R(R(x_j − base)·w_j)} of the models {@code in[models[j]]}, then {@link #taskCombine}
+     * without consensus — what {@link #subRound}, {@link #scaleRound} and {@link #taskCombine} give
+     * one after another, bit for bit, where an implementation may skip their intermediate arrays.
+     * {@code scratch} holds {@code models.length} arrays of at least n, which it may overwrite.
+     */
+    void taskSum(DType d, float[][] in, int[] models, float[] base, float[] w, int n, boolean normalize,
+                 float divisor, boolean scale, float lambda, float[][] scratch, float[] out);
+
     // ---- model stock
 
     /**

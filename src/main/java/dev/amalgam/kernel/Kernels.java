@@ -183,6 +183,12 @@ public final class Kernels {
         IMPL.taskCombine(d, wd, w, base, n, consensus, normalize, divisor, scale, lambda, out);
     }
 
+    /** Task arithmetic without sparsification or consensus in one pass ({@link KernelProvider#taskSum}). */
+    public static void taskSum(DType d, float[][] in, int[] models, float[] base, float[] w, int n, boolean normalize,
+                               float divisor, boolean scale, float lambda, float[][] scratch, float[] out) {
+        IMPL.taskSum(d, in, models, base, w, n, normalize, divisor, scale, lambda, scratch, out);
+    }
+
     // ---- model stock
 
     /**

@@ -656,6 +656,93 @@ final class VectorKernels implements KernelProvider {
     }
 
     /*
+     * taskSum: bfloat16 and float32 in one pass, each vector of the chunk through every step in
+     * registers; other dtypes as the three kernels (float16's loops are C2's F16C ones).
+     */
+
+    @Override
+    public void taskSum(DType d, float[][] in, int[] models, float[] base, float[] w, int n, boolean normalize,
+                        float divisor, boolean scale, float lambda, float[][] scratch, float[] out) {
+        int m = models.length;
+        if (m == 0 || (d != DType.BF16 && d != DType.F32)) {
+            for (int j = 0; j < m; j++) {
+                subRound(d, in[models[j]], base, scratch[j], n);
+                scaleRound(d, scratch[j], w[j], n);
+            }
+            taskCombine(d, scratch, w, base, n, false, normalize, divisor, scale, lambda, out);
+            return;
+        }
+        int upper = n - n % L;
+        if (d == DType.BF16) {
+            taskSumBf16(in, models, base, w, upper, normalize, divisor, scale, lambda, out);
+        } else {
+            taskSumF32(in, models, base, w, upper, normalize, divisor, scale, lambda, out);
+        }
+        ScalarKernels.taskSumRange(d, in, models, base, w, upper, n, normalize, divisor, scale, lambda, out);
+    }
+
+    private static void taskSumBf16(float[][] in, int[] models, float[] base, float[] w, int upper, boolean normalize,
+                                    float divisor, boolean scale, float lambda, float[] out) {
+        int m = models.length;
+        for (int e = 0; e < upper; e += L) {
+            FloatVector b = FloatVector.fromArray(F, base, e);
+            // the first term outside the loop: a vector merged with null would be boxed
+            IntVector q = FloatVector.fromArray(F, in[models[0]], e).sub(b).reinterpretAsInts();
+            FloatVector s = q.add(q.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000)
+                    .blend(0x7FC00000, q.and(F32_ABS).compare(VectorOperators.GT, F32_INF)).reinterpretAsFloats();
+            q = s.mul(w[0]).reinterpretAsInts();
+            s = q.add(q.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000)
+                    .blend(0x7FC00000, q.and(F32_ABS).compare(VectorOperators.GT, F32_INF)).reinterpretAsFloats();
+            for (int j = 1; j < m; j++) {
+                q = FloatVector.fromArray(F, in[models[j]], e).sub(b).reinterpretAsInts();
+                FloatVector t = q.add(q.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000)
+                        .blend(0x7FC00000, q.and(F32_ABS).compare(VectorOperators.GT, F32_INF)).reinterpretAsFloats();
+                q = t.mul(w[j]).reinterpretAsInts();
+                t = q.add(q.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000)
+                        .blend(0x7FC00000, q.and(F32_ABS).compare(VectorOperators.GT, F32_INF)).reinterpretAsFloats();
+                s = s.add(t);
+            }
+            q = s.reinterpretAsInts();
+            FloatVector x = q.add(q.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000)
+                    .blend(0x7FC00000, q.and(F32_ABS).compare(VectorOperators.GT, F32_INF)).reinterpretAsFloats();
+            if (normalize) {
+                q = x.div(divisor).reinterpretAsInts();
+                x = q.add(q.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000)
+                        .blend(0x7FC00000, q.and(F32_ABS).compare(VectorOperators.GT, F32_INF)).reinterpretAsFloats();
+            }
+            if (scale) {
+                q = x.mul(lambda).reinterpretAsInts();
+                x = q.add(q.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000)
+                        .blend(0x7FC00000, q.and(F32_ABS).compare(VectorOperators.GT, F32_INF)).reinterpretAsFloats();
+            }
+            q = b.add(x).reinterpretAsInts();
+            q.add(q.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000)
+                    .blend(0x7FC00000, q.and(F32_ABS).compare(VectorOperators.GT, F32_INF))
+                    .reinterpretAsFloats().intoArray(out, e);
+        }
+    }
+
+    private static void taskSumF32(float[][] in, int[] models, float[] base, float[] w, int upper, boolean normalize,
+                                   float divisor, boolean scale, float lambda, float[] out) {
+        int m = models.length;
+        for (int e = 0; e < upper; e += L) {
+            FloatVector b = FloatVector.fromArray(F, base, e);
+            FloatVector s = FloatVector.fromArray(F, in[models[0]], e).sub(b).mul(w[0]);
+            for (int j = 1; j < m; j++) {
+                s = s.add(FloatVector.fromArray(F, in[models[j]], e).sub(b).mul(w[j]));
+            }
+            FloatVector x = s;
+            if (normalize) {
+                x = x.div(divisor);
+            }
+            if (scale) {
+                x = x.mul(lambda);
+            }
+            b.add(x).intoArray(out, e);
+        }
+    }
+
+    /*
      * Consensus, per lane: with s = R(Σ wd_j) and sb = 0 where s ≥ 0 (the majority is positive)
      * else the sign bit, wd_j agrees iff its bits xor sb lie in (0, 0x7F800000] unsigned: same
      * sign, not zero, not NaN — the scalar code's (s ≥ 0 ? v > 0 : v < 0).

@@ -20,7 +20,8 @@ import java.util.List;
  *   <li>random, DELLA with rescale: (1) ‖δ‖₁ and ‖kept‖₁;</li>
  *   <li>otherwise none.</li>
  * </ul>
- * The applying pass recomputes δ, masks and rescales it, and combines the models per element.
+ * The applying pass recomputes δ, masks and rescales it, and combines the models per element
+ * (without sparsification or consensus in one fused kernel, {@link Kernels#taskSum}).
  * A random keep mask is drawn once: the measuring pass keeps it as bits (one per element and
  * model, up to {@link #MASK_CACHE_BITS} per tensor) for the applying pass, and a tensor too
  * large for that draws it again from the keyed stream, which gives the same bits. Whole-tensor
@@ -48,6 +49,8 @@ final class TaskArithmeticMerge implements TensorMerge {
     /** The measuring passes; a RECOUNT is added after HIGH when a bracketed count missed its cut-off. */
     private final List<Phase> phases;
     private final boolean rowAligned;
+    /** Neither sparsification nor consensus: the applying pass is one fused kernel. */
+    private final boolean plain;
     private float[][] delta = new float[0][0];
 
     TaskArithmeticMerge(Sparsification kind, boolean consensus, MergeContext ctx) {
@@ -118,6 +121,7 @@ final class TaskArithmeticMerge implements TensorMerge {
         }
         this.phases = p;
         this.rowAligned = any && kind == Sparsification.RANK_MAGNITUDE_SAMPLING;
+        this.plain = !any && !consensus;
     }
 
     /** DELLA's row: the last dimension, the whole tensor for 1-D, one element for a scalar. */
@@ -184,6 +188,10 @@ final class TaskArithmeticMerge implements TensorMerge {
             return;
         }
         ensureScratch(n);
+        if (plain) {
+            Kernels.taskSum(d, in, models, b, w, n, normalize, divisor, scaleByLambda, lambda, delta, out);
+            return;
+        }
         for (int j = 0; j < m; j++) {
             float[] dj = delta(j, in, n);
             if (sparsifiers[j] != null) {

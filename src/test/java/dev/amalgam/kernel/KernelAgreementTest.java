@@ -539,6 +539,67 @@ class KernelAgreementTest {
         }
     }
 
+    /**
+     * The fused task sum: the vector kernel against the scalar one, and the scalar one against the
+     * three kernels it fuses (subRound, scaleRound, taskCombine without consensus), on models laid
+     * out around a base that is not operand 0.
+     */
+    @ParameterizedTest(name = "{0} models seed 0x5EEDAB1E")
+    @ValueSource(ints = {1, 2, 3, 5})
+    void fusedTaskSumAgreesWithItsSteps(int models) {
+        assumeTrue(vector != null);
+        SplittableRandom r = new SplittableRandom(SEED + 31 * models);
+        for (DType dt : new DType[] {DType.F32, DType.F16, DType.BF16, DType.F8_E4M3}) {
+            for (int n : CHUNKS) {
+                float[] w = new float[models];
+                float sum = 0;
+                for (int j = 0; j < models; j++) {
+                    w[j] = Codec.round(dt, (float) r.nextDouble(-0.5, 1.5));
+                    sum += w[j];
+                }
+                int baseAt = models / 2;
+                int[] order = new int[models];
+                for (int j = 0, k = 0; j <= models; j++) {
+                    if (j != baseAt) {
+                        order[k++] = j;
+                    }
+                }
+                for (boolean wild : new boolean[] {false, true}) {
+                    float[][] in = new float[models + 1][];
+                    for (int k = 0; k <= models; k++) {
+                        in[k] = wild ? randomFloats(r, n) : weights(r, n, dt);
+                    }
+                    // models equal to the base (zero task vectors) and cancelling task vectors
+                    for (int e = 1; e < n; e += 6) {
+                        in[order[0]][e] = in[baseAt][e];
+                    }
+                    for (int flags = 0; flags < 4; flags++) {
+                        boolean normalize = (flags & 1) != 0;
+                        boolean scale = (flags & 2) != 0;
+                        float div = Codec.round(dt, sum) == 0f ? 1f : Codec.round(dt, sum);
+                        float[][] steps = new float[models][n];
+                        for (int j = 0; j < models; j++) {
+                            scalar.subRound(dt, in[order[j]], in[baseAt], steps[j], n);
+                            scalar.scaleRound(dt, steps[j], w[j], n);
+                        }
+                        float[] expected = new float[n];
+                        scalar.taskCombine(dt, steps, w, in[baseAt], n, false, normalize, div, scale, 0.9f, expected);
+                        float[] s = new float[n];
+                        float[] v = new float[n];
+                        scalar.taskSum(dt, in, order, in[baseAt], w, n, normalize, div, scale, 0.9f,
+                                new float[models][n], s);
+                        vector.taskSum(dt, in, order, in[baseAt], w, n, normalize, div, scale, 0.9f,
+                                new float[models][n], v);
+                        String what = dt + " taskSum n=" + n + " normalize=" + normalize + " scale=" + scale
+                                + " wild=" + wild;
+                        assertSame(expected, s, what + " (scalar against its steps)", true);
+                        assertSame(s, v, what, true);
+                    }
+                }
+            }
+        }
+    }
+
     @ParameterizedTest(name = "{0} models seed 0x5EEDAB1E")
     @ValueSource(ints = {1, 2, 3, 5})
     void taskCombinationAgrees(int models) {
