@@ -539,6 +539,15 @@ class KernelAgreementTest {
         }
     }
 
+    /** Per-model weights in [-0.5, 1.5), rounded to {@code dt}. */
+    private static float[] modelWeights(SplittableRandom r, DType dt, int models) {
+        float[] w = new float[models];
+        for (int j = 0; j < models; j++) {
+            w[j] = Codec.round(dt, (float) r.nextDouble(-0.5, 1.5));
+        }
+        return w;
+    }
+
     /**
      * The fused task sum: the vector kernel against the scalar one, and the scalar one against the
      * three kernels it fuses (subRound, scaleRound, taskCombine without consensus), on models laid
@@ -551,11 +560,10 @@ class KernelAgreementTest {
         SplittableRandom r = new SplittableRandom(SEED + 31 * models);
         for (DType dt : new DType[] {DType.F32, DType.F16, DType.BF16, DType.F8_E4M3}) {
             for (int n : CHUNKS) {
-                float[] w = new float[models];
+                float[] w = modelWeights(r, dt, models);
                 float sum = 0;
-                for (int j = 0; j < models; j++) {
-                    w[j] = Codec.round(dt, (float) r.nextDouble(-0.5, 1.5));
-                    sum += w[j];
+                for (float wj : w) {
+                    sum += wj;
                 }
                 int baseAt = models / 2;
                 int[] order = new int[models];
@@ -607,11 +615,10 @@ class KernelAgreementTest {
         SplittableRandom r = new SplittableRandom(SEED + models);
         for (DType dt : new DType[] {DType.F32, DType.F16, DType.BF16, DType.F8_E4M3}) {
             for (int n : CHUNKS) {
-                float[] w = new float[models];
+                float[] w = modelWeights(r, dt, models);
                 float sum = 0;
-                for (int j = 0; j < models; j++) {
-                    w[j] = Codec.round(dt, (float) r.nextDouble(-0.5, 1.5));
-                    sum += w[j];
+                for (float wj : w) {
+                    sum += wj;
                 }
                 for (boolean wild : new boolean[] {false, true}) {
                     float[][] wd = new float[models][];
