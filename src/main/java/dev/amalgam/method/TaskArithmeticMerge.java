@@ -8,6 +8,7 @@ import dev.amalgam.method.TaskArithmetic.Sparsification;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The streaming computation of one tensor for {@link TaskArithmetic}: method stage. Measuring
@@ -23,8 +24,10 @@ import java.util.List;
  * The applying pass recomputes δ, masks and rescales it, and combines the models per element
  * (without sparsification or consensus in one fused kernel, {@link Kernels#taskSum}).
  * A random keep mask is drawn once: the measuring pass keeps it as bits (one per element and
- * model, up to {@link #MASK_CACHE_BITS} per tensor) for the applying pass, and a tensor too
- * large for that draws it again from the keyed stream, which gives the same bits. Whole-tensor
+ * model, up to {@link #MASK_CACHE_BITS} per tensor, out of a process-wide budget of
+ * {@link #MASK_CACHE_BUDGET_BITS} that is returned after the tensor's last chunk) for the
+ * applying pass, and a tensor too large for that, or one the budget cannot take, draws it again
+ * from the keyed stream, which gives the same bits. So the caches do not grow with the workers. Whole-tensor
  * sums accumulate in eight interleaved double sums ({@link Kernels#sumAbs}) and are rounded
  * once. Memory: one δ chunk per model, the selection histograms, the cached masks, and for DELLA
  * one row of keys and ranks.
@@ -33,6 +36,28 @@ final class TaskArithmeticMerge implements TensorMerge {
 
     /** The most keep-mask bits one tensor caches between its passes (32 MiB). */
     static final long MASK_CACHE_BITS = 1L << 28;
+    /** The most keep-mask bits all tensors in flight cache at once (64 MiB), whatever the workers. */
+    static final long MASK_CACHE_BUDGET_BITS = 1L << 29;
+    private static final AtomicLong MASK_CACHE_FREE = new AtomicLong(MASK_CACHE_BUDGET_BITS);
+
+    /** Takes {@code bits} from the process's mask-cache budget; false, taking nothing, where it has too few. */
+    static boolean reserveMaskCache(long bits) {
+        for (long free = MASK_CACHE_FREE.get(); free >= bits; free = MASK_CACHE_FREE.get()) {
+            if (MASK_CACHE_FREE.compareAndSet(free, free - bits)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    static void releaseMaskCache(long bits) {
+        MASK_CACHE_FREE.addAndGet(bits);
+    }
+
+    /** The budget's bits not held by any tensor now. */
+    static long maskCacheFree() {
+        return MASK_CACHE_FREE.get();
+    }
 
     private enum Phase { HIGH, RECOUNT, LOW, AFTER, SUMS }
 
@@ -51,6 +76,9 @@ final class TaskArithmeticMerge implements TensorMerge {
     private final boolean rowAligned;
     /** Neither sparsification nor consensus: the applying pass is one fused kernel. */
     private final boolean plain;
+    private final long numel;
+    /** Bits of the mask-cache budget this tensor holds until its last chunk is applied. */
+    private long reservedBits;
     private float[][] delta = new float[0][0];
 
     TaskArithmeticMerge(Sparsification kind, boolean consensus, MergeContext ctx) {
@@ -74,7 +102,12 @@ final class TaskArithmeticMerge implements TensorMerge {
         this.sparsifiers = new Sparsifier[m];
         float sumW = 0f;
         long numel = ctx.numel();
-        boolean cacheMasks = rescale && numel * m <= MASK_CACHE_BITS;
+        boolean cacheMasks = false;
+        boolean random = kind == Sparsification.RANDOM || kind == Sparsification.RANK_MAGNITUDE_SAMPLING;
+        if (rescale && random && numel * m <= MASK_CACHE_BITS && reserveMaskCache(numel * m)) {
+            cacheMasks = true;
+            this.reservedBits = numel * m;
+        }
         int draws = 0;
         for (int j = 0; j < m; j++) {
             int op = models[j];
@@ -122,6 +155,7 @@ final class TaskArithmeticMerge implements TensorMerge {
         this.phases = p;
         this.rowAligned = any && kind == Sparsification.RANK_MAGNITUDE_SAMPLING;
         this.plain = !any && !consensus;
+        this.numel = numel;
     }
 
     /** DELLA's row: the last dimension, the whole tensor for 1-D, one element for a scalar. */
@@ -200,6 +234,16 @@ final class TaskArithmeticMerge implements TensorMerge {
             Kernels.scaleRound(d, dj, w[j], n);
         }
         Kernels.taskCombine(d, delta, w, b, n, consensus, normalize, divisor, scaleByLambda, lambda, out);
+        if (reservedBits > 0 && offset + n == numel) {
+            // the last chunk (a merge with measuring passes applies the whole tensor in order)
+            for (Sparsifier s : sparsifiers) {
+                if (s instanceof RandomMask r) {
+                    r.dropCache();
+                }
+            }
+            releaseMaskCache(reservedBits);
+            reservedBits = 0;
+        }
     }
 
     /**
@@ -293,6 +337,14 @@ final class TaskArithmeticMerge implements TensorMerge {
             super(w, d, rescale, numel);
             this.cached = cache ? new ArrayList<>() : null;
             this.cachedAt = cache ? new ArrayList<>() : null;
+        }
+
+        /** Lets go of the cached bits: the applying pass is done. */
+        void dropCache() {
+            if (cached != null) {
+                cached.clear();
+                cachedAt.clear();
+            }
         }
 
         /** Sets {@code bits[0 .. (n+63)/64)} to the keep decisions of elements {@code offset .. offset+n}. */

@@ -189,6 +189,37 @@ class TaskArithmeticTest {
         assertThat(nonZero(out)).isEqualTo(300);
     }
 
+    /**
+     * DARE's cached keep masks come out of one budget for the process: a merge holds its bits from
+     * preparation to its last chunk, and where the budget is spent a merge draws the masks again,
+     * with the same result.
+     */
+    @Test
+    void dareMaskCachesShareOneBudgetReturnedAfterTheLastChunk() {
+        int n = 100_000;
+        float[] base = new float[n];
+        float[] a = gaussian(n, 1e-2, 4);
+        float[] b = gaussian(n, 1e-2, 5);
+        MergeContext c = withDefaults(TaskArithmetic.dareLinear(), ctx(new long[]{100, 1000}, DType.BF16,
+                Map.of("rescale", 1.0), List.of(model(0.6, 0.5), model(0.4, 0.3)), 9));
+        long free = TaskArithmeticMerge.maskCacheFree();
+        TensorMerge held = TaskArithmetic.dareLinear().prepare(c);
+        assertThat(TaskArithmeticMerge.maskCacheFree()).as("held while in flight").isEqualTo(free - 2L * n);
+        float[] cached = Drive.run(held, new float[][]{base, a, b}, 4096, c.rowLength());
+        assertThat(TaskArithmeticMerge.maskCacheFree()).as("returned after the last chunk").isEqualTo(free);
+        assertThat(TaskArithmeticMerge.reserveMaskCache(free)).isTrue();
+        try {
+            TensorMerge drawing = TaskArithmetic.dareLinear().prepare(c);
+            assertThat(TaskArithmeticMerge.maskCacheFree()).isZero();
+            assertThat(Drive.run(drawing, new float[][]{base, a, b}, 4096, c.rowLength()))
+                    .as("masks drawn again").containsExactly(cached);
+        } finally {
+            TaskArithmeticMerge.releaseMaskCache(free);
+        }
+        // masks were drawn: an element survives where either model keeps it, 1 - 0.5 * 0.7 of them
+        assertThat(nonZero(cached)).isBetween((long) (0.62 * n), (long) (0.68 * n));
+    }
+
     @Test
     void dareKeepFractionIsTheDensityOnAMillionElementsAndIndependentOfChunkSize() {
         int n = 1_000_000;
