@@ -25,7 +25,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * (without sparsification or consensus in one fused kernel, {@link Kernels#taskSum}).
  * A random keep mask is drawn once: the measuring pass keeps it as bits (one per element and
  * model, up to {@link #MASK_CACHE_BITS} per tensor, out of a process-wide budget of
- * {@link #MASK_CACHE_BUDGET_BITS} that is returned after the tensor's last chunk) for the
+ * {@link #MASK_CACHE_BUDGET_BITS} taken when the first chunk is measured and returned after the
+ * last one is applied; a merge that fails in between keeps its share) for the
  * applying pass, and a tensor too large for that, or one the budget cannot take, draws it again
  * from the keyed stream, which gives the same bits. So the caches do not grow with the workers. Whole-tensor
  * sums accumulate in eight interleaved double sums ({@link Kernels#sumAbs}) and are rounded
@@ -77,7 +78,8 @@ final class TaskArithmeticMerge implements TensorMerge {
     /** Neither sparsification nor consensus: the applying pass is one fused kernel. */
     private final boolean plain;
     private final long numel;
-    /** Bits of the mask-cache budget this tensor holds until its last chunk is applied. */
+    /** Bits of the mask-cache budget this tensor would hold, and does hold until its last chunk is applied. */
+    private final long wantedBits;
     private long reservedBits;
     private float[][] delta = new float[0][0];
 
@@ -102,12 +104,10 @@ final class TaskArithmeticMerge implements TensorMerge {
         this.sparsifiers = new Sparsifier[m];
         float sumW = 0f;
         long numel = ctx.numel();
-        boolean cacheMasks = false;
         boolean random = kind == Sparsification.RANDOM || kind == Sparsification.RANK_MAGNITUDE_SAMPLING;
-        if (rescale && random && numel * m <= MASK_CACHE_BITS && reserveMaskCache(numel * m)) {
-            cacheMasks = true;
-            this.reservedBits = numel * m;
-        }
+        // the budget is taken when the first chunk is measured, not here: merges are prepared ahead
+        boolean cacheMasks = rescale && random && numel * m <= MASK_CACHE_BITS;
+        this.wantedBits = cacheMasks ? numel * m : 0;
         int draws = 0;
         for (int j = 0; j < m; j++) {
             int op = models[j];
@@ -175,6 +175,17 @@ final class TaskArithmeticMerge implements TensorMerge {
 
     @Override
     public void measure(int pass, float[][] in, int n, long offset) {
+        if (wantedBits > 0 && pass == 0 && offset == 0 && reservedBits == 0) {
+            if (reserveMaskCache(wantedBits)) {
+                reservedBits = wantedBits;
+            } else {
+                for (Sparsifier s : sparsifiers) {
+                    if (s instanceof RandomMask r) {
+                        r.dropCache();
+                    }
+                }
+            }
+        }
         Phase phase = phases.get(pass);
         ensureScratch(n);
         for (int j = 0; j < models.length; j++) {
@@ -328,8 +339,8 @@ final class TaskArithmeticMerge implements TensorMerge {
      * measuring pass are kept, chunk by chunk in offset order, for the applying pass.
      */
     private abstract static class RandomMask extends Sparsifier {
-        private final List<long[]> cached;
-        private final List<Long> cachedAt;
+        private List<long[]> cached;
+        private List<Long> cachedAt;
         private int cursor;
         long[] bits = new long[0];
 
@@ -339,12 +350,10 @@ final class TaskArithmeticMerge implements TensorMerge {
             this.cachedAt = cache ? new ArrayList<>() : null;
         }
 
-        /** Lets go of the cached bits: the applying pass is done. */
+        /** Lets go of the cached bits, and caches no more: the applying pass is done, or there is no room. */
         void dropCache() {
-            if (cached != null) {
-                cached.clear();
-                cachedAt.clear();
-            }
+            cached = null;
+            cachedAt = null;
         }
 
         /** Sets {@code bits[0 .. (n+63)/64)} to the keep decisions of elements {@code offset .. offset+n}. */

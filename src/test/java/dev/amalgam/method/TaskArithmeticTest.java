@@ -190,9 +190,9 @@ class TaskArithmeticTest {
     }
 
     /**
-     * DARE's cached keep masks come out of one budget for the process: a merge holds its bits from
-     * preparation to its last chunk, and where the budget is spent a merge draws the masks again,
-     * with the same result.
+     * DARE's cached keep masks come out of one budget for the process: a merge takes its bits when
+     * it measures its first chunk (merges are prepared ahead), holds them to its last chunk, and
+     * where the budget is spent draws the masks again, with the same result.
      */
     @Test
     void dareMaskCachesShareOneBudgetReturnedAfterTheLastChunk() {
@@ -203,14 +203,37 @@ class TaskArithmeticTest {
         MergeContext c = withDefaults(TaskArithmetic.dareLinear(), ctx(new long[]{100, 1000}, DType.BF16,
                 Map.of("rescale", 1.0), List.of(model(0.6, 0.5), model(0.4, 0.3)), 9));
         long free = TaskArithmeticMerge.maskCacheFree();
-        TensorMerge held = TaskArithmetic.dareLinear().prepare(c);
-        assertThat(TaskArithmeticMerge.maskCacheFree()).as("held while in flight").isEqualTo(free - 2L * n);
-        float[] cached = Drive.run(held, new float[][]{base, a, b}, 4096, c.rowLength());
+        TensorMerge prepared = TaskArithmetic.dareLinear().prepare(c);
+        assertThat(TaskArithmeticMerge.maskCacheFree()).as("prepared ahead, it holds nothing yet").isEqualTo(free);
+        long[] between = {-1};
+        TensorMerge watched = new TensorMerge() {
+            @Override
+            public int measuringPasses() {
+                return prepared.measuringPasses();
+            }
+
+            @Override
+            public void measure(int pass, float[][] in, int len, long offset) {
+                prepared.measure(pass, in, len, offset);
+            }
+
+            @Override
+            public void endPass(int pass) {
+                prepared.endPass(pass);
+                between[0] = TaskArithmeticMerge.maskCacheFree();
+            }
+
+            @Override
+            public void apply(float[][] in, int len, long offset, float[] out) {
+                prepared.apply(in, len, offset, out);
+            }
+        };
+        float[] cached = Drive.run(watched, new float[][]{base, a, b}, 4096, c.rowLength());
+        assertThat(between[0]).as("held between the passes").isEqualTo(free - 2L * n);
         assertThat(TaskArithmeticMerge.maskCacheFree()).as("returned after the last chunk").isEqualTo(free);
         assertThat(TaskArithmeticMerge.reserveMaskCache(free)).isTrue();
         try {
             TensorMerge drawing = TaskArithmetic.dareLinear().prepare(c);
-            assertThat(TaskArithmeticMerge.maskCacheFree()).isZero();
             assertThat(Drive.run(drawing, new float[][]{base, a, b}, 4096, c.rowLength()))
                     .as("masks drawn again").containsExactly(cached);
         } finally {
