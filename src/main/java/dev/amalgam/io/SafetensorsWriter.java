@@ -30,10 +30,13 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Writes one safetensors file whose header is known up front: the I/O stage's writer. The header
  * (every name, dtype, shape and byte range) is written when the file is created and the file is
- * sized to its final length; each tensor's bytes then go straight to their offset with positional
- * writes, from any number of threads, in any order and in pieces of any size. Nothing buffers a
- * tensor or a shard. The disk writes start while the file is being written ({@link Writeback}),
- * not only when it is forced. {@link #finish()} checks that every byte of every tensor was
+ * sized to its final length; each tensor's bytes then go to their offset from any number of
+ * threads, in any order and in pieces of any size, each thread's contiguous pieces a {@link Run}
+ * staged in 4 MiB buffers that I/O threads write, whole blocks past the page cache where the file
+ * system allows it ({@link StagedWrites}). No more than the staging pool is ever held: never a
+ * tensor or a shard. What goes through the page cache starts its disk writes while the file is
+ * being written ({@link Writeback}). {@link #whenWritten} tells when a tensor's bytes are in the
+ * file; {@link #finish()} waits for the staged writes, checks that every byte of every tensor was
  * written and forces the file to disk.
  *
  * <p>The layout matches the reference Rust writer: {@code u64 header_len}, then compact JSON with
