@@ -539,6 +539,15 @@ class KernelAgreementTest {
         }
     }
 
+    /** The float32 sum of {@code w}, in order. */
+    private static float sumInOrder(float[] w) {
+        float sum = 0;
+        for (float wj : w) {
+            sum += wj;
+        }
+        return sum;
+    }
+
     /** Per-model weights in [-0.5, 1.5), rounded to {@code dt}. */
     private static float[] modelWeights(SplittableRandom r, DType dt, int models) {
         float[] w = new float[models];
@@ -561,10 +570,7 @@ class KernelAgreementTest {
         for (DType dt : new DType[] {DType.F32, DType.F16, DType.BF16, DType.F8_E4M3}) {
             for (int n : CHUNKS) {
                 float[] w = modelWeights(r, dt, models);
-                float sum = 0;
-                for (float wj : w) {
-                    sum += wj;
-                }
+                float sum = sumInOrder(w);
                 int baseAt = models / 2;
                 int[] order = new int[models];
                 for (int j = 0, k = 0; j <= models; j++) {
@@ -616,10 +622,7 @@ class KernelAgreementTest {
         for (DType dt : new DType[] {DType.F32, DType.F16, DType.BF16, DType.F8_E4M3}) {
             for (int n : CHUNKS) {
                 float[] w = modelWeights(r, dt, models);
-                float sum = 0;
-                for (float wj : w) {
-                    sum += wj;
-                }
+                float sum = sumInOrder(w);
                 for (boolean wild : new boolean[] {false, true}) {
                     float[][] wd = new float[models][];
                     for (int j = 0; j < models; j++) {
