@@ -408,7 +408,6 @@ final class ScalarKernels implements KernelProvider {
         }
     }
 
-    /** {@link #taskCombine} of elements [from, to) only. */
     @Override
     public void taskSum(DType d, float[][] in, int[] models, float[] base, float[] w, int n, boolean normalize,
                         float divisor, boolean scale, float lambda, float[][] scratch, float[] out) {
@@ -437,6 +436,7 @@ final class ScalarKernels implements KernelProvider {
         }
     }
 
+    /** {@link #taskCombine} of elements [from, to) only. */
     static void taskCombineRange(DType d, float[][] wd, float[] w, float[] base, int from, int to, boolean consensus,
                                  boolean normalize, float divisor, boolean scale, float lambda, float[] out) {
         int m = w.length;
