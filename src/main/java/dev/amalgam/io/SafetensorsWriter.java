@@ -449,7 +449,8 @@ public final class SafetensorsWriter implements AutoCloseable {
          */
         public MemorySegment next(long bytes) {
             if (bytes > maxNext()) {
-                throw new IllegalArgumentException(bytes + " bytes is more than one staged piece holds");
+                throw AmalgamException.internal(bytes + " bytes is more than one staged piece of '" + path
+                        + "' holds (" + maxNext() + ")", null);
             }
             claim(bytes);
             if (buf != null && fill + bytes > StagedWrites.BUFFER) {

@@ -1,6 +1,8 @@
 package dev.amalgam.io;
 
 import com.sun.nio.file.ExtendedOpenOption;
+import dev.amalgam.error.AmalgamException;
+import dev.amalgam.error.Where;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -129,13 +131,13 @@ final class StagedWrites {
             return FREE.take();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while waiting for a write buffer", e);
+            throw AmalgamException.io("interrupted while waiting for a write buffer", Where.NONE, null, e);
         }
     }
 
     static void release(MemorySegment b) {
         if (!FREE.offer(b)) {
-            throw new IllegalStateException("a write buffer was released twice");
+            throw AmalgamException.internal("a write buffer was released twice", null);
         }
     }
 

@@ -408,32 +408,15 @@ final class ScalarKernels implements KernelProvider {
         }
     }
 
+    /** The three kernels {@link #taskSum} fuses, one after another: its reference. */
     @Override
     public void taskSum(DType d, float[][] in, int[] models, float[] base, float[] w, int n, boolean normalize,
                         float divisor, boolean scale, float lambda, float[][] scratch, float[] out) {
-        taskSumRange(d, in, models, base, w, 0, n, normalize, divisor, scale, lambda, out);
-    }
-
-    /** {@link #taskSum} of elements [from, to) only, element by element. */
-    static void taskSumRange(DType d, float[][] in, int[] models, float[] base, float[] w, int from, int to,
-                             boolean normalize, float divisor, boolean scale, float lambda, float[] out) {
-        int m = models.length;
-        for (int e = from; e < to; e++) {
-            float b = base[e];
-            float s = 0f;
-            for (int j = 0; j < m; j++) {
-                float t = Codec.round(d, Codec.round(d, in[models[j]][e] - b) * w[j]);
-                s = j == 0 ? t : s + t;
-            }
-            float mixed = Codec.round(d, s);
-            if (normalize) {
-                mixed = Codec.round(d, mixed / divisor);
-            }
-            if (scale) {
-                mixed = Codec.round(d, mixed * lambda);
-            }
-            out[e] = Codec.round(d, b + mixed);
+        for (int j = 0; j < models.length; j++) {
+            subRound(d, in[models[j]], base, scratch[j], n);
+            scaleRound(d, scratch[j], w[j], n);
         }
+        taskCombine(d, scratch, w, base, n, false, normalize, divisor, scale, lambda, out);
     }
 
     /** {@link #taskCombine} of elements [from, to) only. */

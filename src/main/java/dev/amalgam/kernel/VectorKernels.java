@@ -678,7 +678,12 @@ final class VectorKernels implements KernelProvider {
         } else {
             taskSumF32(in, models, base, w, upper, normalize, divisor, scale, lambda, out);
         }
-        ScalarKernels.taskSumRange(d, in, models, base, w, upper, n, normalize, divisor, scale, lambda, out);
+        // the tail: the three steps on elements [upper, n)
+        for (int j = 0; j < m; j++) {
+            ScalarKernels.subRoundRange(d, in[models[j]], base, scratch[j], upper, n);
+            ScalarKernels.scaleRoundRange(d, scratch[j], w[j], upper, n);
+        }
+        ScalarKernels.taskCombineRange(d, scratch, w, base, upper, n, false, normalize, divisor, scale, lambda, out);
     }
 
     private static void taskSumBf16(float[][] in, int[] models, float[] base, float[] w, int upper, boolean normalize,

@@ -179,11 +179,7 @@ final class TaskArithmeticMerge implements TensorMerge {
             if (reserveMaskCache(wantedBits)) {
                 reservedBits = wantedBits;
             } else {
-                for (Sparsifier s : sparsifiers) {
-                    if (s instanceof RandomMask r) {
-                        r.dropCache();
-                    }
-                }
+                dropMaskCaches();
             }
         }
         Phase phase = phases.get(pass);
@@ -247,13 +243,18 @@ final class TaskArithmeticMerge implements TensorMerge {
         Kernels.taskCombine(d, delta, w, b, n, consensus, normalize, divisor, scaleByLambda, lambda, out);
         if (reservedBits > 0 && offset + n == numel) {
             // the last chunk (a merge with measuring passes applies the whole tensor in order)
-            for (Sparsifier s : sparsifiers) {
-                if (s instanceof RandomMask r) {
-                    r.dropCache();
-                }
-            }
+            dropMaskCaches();
             releaseMaskCache(reservedBits);
             reservedBits = 0;
+        }
+    }
+
+    /** Every random mask stops caching and lets go of what it cached. */
+    private void dropMaskCaches() {
+        for (Sparsifier s : sparsifiers) {
+            if (s instanceof RandomMask r) {
+                r.dropCache();
+            }
         }
     }
 

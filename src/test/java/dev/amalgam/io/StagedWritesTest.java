@@ -146,7 +146,8 @@ class StagedWritesTest {
                     at += n;
                 }
                 assertThatThrownBy(() -> run.next(1)).hasMessageContaining("falls outside");
-                assertThatThrownBy(() -> run.next(run.maxNext() + 1)).isInstanceOf(IllegalArgumentException.class);
+                assertThatThrownBy(() -> run.next(run.maxNext() + 1)).isInstanceOf(AmalgamException.class)
+                        .hasMessageContaining("more than one staged piece");
             }
             w.finish();
             assertThat(read(p, w.tensorFileOffset("x"), size)).isEqualTo(data);
